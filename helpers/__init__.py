@@ -1,0 +1,16 @@
+"""The logic behind the GoTo OAuth notebooks: one small module per stage of the tutorial.
+
+    config         stage 1: .env -> OAuthConfig (sandbox when OAUTH_SERVICE_URL is unset)
+    authorization  stage 2: AuthorizationRequest (URL, state, PKCE pair)
+    callback       stage 3: CallbackListener, a background-thread server on the redirect URI
+    tokens         stage 4: exchange, refresh, revoke; Token; TokenStore
+    api            calling GoTo-style APIs with the bearer token
+    errors         every failure a learner can cause, by name
+
+The widgets (``helpers.ui``) and the local sandbox (``helpers.sandbox``) are imported only
+when used, so ``import helpers`` stays light.
+"""
+
+from .errors import OAuthTutorialError
+
+__all__ = ["OAuthTutorialError"]

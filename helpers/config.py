@@ -1,0 +1,238 @@
+"""Stage 1: the OAuth client's values, read from ``.env`` and checked.
+
+    >>> from helpers import config
+    >>> cfg = config.load()        # the local sandbox when OAUTH_SERVICE_URL is unset
+    >>> cfg.authorize_url
+    'http://127.0.0.1:8765/oauth/authorize'
+
+Real environment variables win over ``.env``. The client secret is masked in every
+representation of the config, so displaying it in a notebook is safe.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values, find_dotenv
+
+from .errors import ConfigError
+
+#: The four variables of GoTo's tutorial, and two optional ones.
+VARIABLES = ("OAUTH_SERVICE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_REDIRECT_URI")
+
+#: The scope the tutorial's "Send a message" call needs.
+DEFAULT_SCOPES = ("messaging.v1.send",)
+#: The redirect URI the tutorial registers on its OAuth client.
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:5000/login/oauth2/code/goto"
+DEFAULT_API_URL = "https://api.goto.com"
+GOTO_SERVICE_URL = "https://authentication.logmeininc.com"
+
+# Values copied unchanged from .env.example (or the tutorial's sample) are not real credentials.
+PLACEHOLDERS = {
+    "your-client-id",
+    "your-client-secret",
+    "36c12e03-a590-4470-8576-4fefbac7e1f7",
+    "CNNe6w6MPcI9Im0Qk1scbcXC",
+}
+
+
+def mask(secret: str | None, keep: int = 4) -> str:
+    """Show only the last few characters of a secret: ``'…x9Q='``."""
+    if not secret:
+        return "<none>"
+    if len(secret) <= keep * 3:
+        return "…" + "*" * 4
+    return "…" + secret[-keep:]
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and 'localhost'."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    """An OAuth client's values: where the authorization server is, who we are, where we listen."""
+
+    service_url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    redirect_uri: str
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    api_url: str = DEFAULT_API_URL
+    is_sandbox: bool = False
+
+    @property
+    def authorize_url(self) -> str:
+        return self.service_url + "/oauth/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return self.service_url + "/oauth/token"
+
+    @property
+    def revoke_url(self) -> str:
+        # simple-oauth2's default path; GoTo documents no revocation endpoint (UNCONFIRMED).
+        return self.service_url + "/oauth/revoke"
+
+    @property
+    def allows_plain_http(self) -> bool:
+        """Plain http is allowed only when the authorization server is on this machine."""
+        return is_loopback_host(urlsplit(self.service_url).hostname)
+
+    def __repr__(self) -> str:
+        where = "sandbox" if self.is_sandbox else "GoTo"
+        return (
+            f"OAuthConfig({where}: service_url={self.service_url!r}, client_id={self.client_id!r}, "
+            f"client_secret={mask(self.client_secret)!r}, redirect_uri={self.redirect_uri!r}, "
+            f"scopes={' '.join(self.scopes)!r})"
+        )
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = [
+            ("Authorization server", self.service_url + (" (local sandbox)" if self.is_sandbox else "")),
+            ("Client ID", self.client_id),
+            ("Client secret", mask(self.client_secret) + " (masked)"),
+            ("Redirect URI", self.redirect_uri),
+            ("Scopes", " ".join(self.scopes)),
+            ("API", self.api_url),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td><code>{escape(v)}</code></td></tr>"
+            for k, v in rows
+        )
+        return f"<table>{body}</table>"
+
+
+def _read(env_file: str | os.PathLike | None) -> tuple[dict[str, str], str]:
+    """Variables from the .env file, overridden by the real environment."""
+    if env_file is None:
+        found = find_dotenv(usecwd=True)  # searches the working folder and its parents
+        env_file = found or None
+    values: dict[str, str] = {}
+    source = ".env"
+    if env_file is not None and Path(env_file).is_file():
+        source = str(env_file)
+        values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    for name in (*VARIABLES, "OAUTH_SCOPES", "GOTO_API_URL"):
+        if os.environ.get(name) is not None:
+            values[name] = os.environ[name]
+    return {k: v.strip() for k, v in values.items()}, source
+
+
+def check_redirect_uri(uri: str) -> str | None:
+    """What is wrong with a redirect URI for a local listener, or None if it is fine."""
+    parts = urlsplit(uri)
+    if parts.scheme != "http":
+        return f"must start with http:// (a listener on this machine), not {parts.scheme or '?'}://"
+    host = parts.hostname
+    if host == "localhost":
+        return None  # allowed, with a warning from validate()
+    if not is_loopback_host(host) or host not in ("127.0.0.1", "::1"):
+        return f"must use the loopback address 127.0.0.1 or [::1], not {host!r} (RFC 8252 §7.3)"
+    try:
+        port = parts.port
+    except ValueError:
+        return "has a port that is not a number"
+    if not port:
+        return "needs an explicit port, e.g. http://127.0.0.1:5000/login/oauth2/code/goto"
+    if not parts.path or parts.path == "/":
+        return "needs a path, e.g. /login/oauth2/code/goto"
+    if parts.query or parts.fragment:
+        return "must not have a query or fragment"
+    return None
+
+
+def _check_service_url(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"must be an address like {GOTO_SERVICE_URL}"
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return "must use https (only a sandbox on this machine may use plain http)"
+    if parts.path not in ("", "/") or parts.query:
+        return "must be the service's origin only, without a path (the helpers add /oauth/...)"
+    return None
+
+
+def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
+    """Turn raw variables into an ``OAuthConfig``, or raise one ``ConfigError`` listing every problem."""
+    problems: dict[str, str] = {}
+    for name in VARIABLES:
+        value = values.get(name, "")
+        if not value:
+            problems[name] = "is missing"
+        elif value in PLACEHOLDERS or value.startswith("your-"):
+            problems[name] = "still holds the placeholder from .env.example: put your own value"
+    if "OAUTH_SERVICE_URL" not in problems:
+        why = _check_service_url(values["OAUTH_SERVICE_URL"])
+        if why:
+            problems["OAUTH_SERVICE_URL"] = why
+    if "OAUTH_REDIRECT_URI" not in problems:
+        why = check_redirect_uri(values["OAUTH_REDIRECT_URI"])
+        if why:
+            problems["OAUTH_REDIRECT_URI"] = why
+    scopes = tuple(values.get("OAUTH_SCOPES", "").split()) or DEFAULT_SCOPES
+    api_url = values.get("GOTO_API_URL") or DEFAULT_API_URL
+    if problems:
+        raise ConfigError(problems, source)
+    redirect = values["OAUTH_REDIRECT_URI"]
+    if urlsplit(redirect).hostname == "localhost":
+        warnings.warn(
+            "OAUTH_REDIRECT_URI uses 'localhost'; RFC 8252 §8.3 recommends the literal 127.0.0.1, "
+            "which cannot be redirected elsewhere by a hosts file or resolve to IPv6 instead.",
+            stacklevel=3,
+        )
+    return OAuthConfig(
+        service_url=values["OAUTH_SERVICE_URL"].rstrip("/"),
+        client_id=values["OAUTH_CLIENT_ID"],
+        client_secret=values["OAUTH_CLIENT_SECRET"],
+        redirect_uri=redirect,
+        scopes=scopes,
+        api_url=api_url.rstrip("/"),
+        is_sandbox=values.get("_SANDBOX") == "1",
+    )
+
+
+def load(env_file: str | os.PathLike | None = None, *, quiet: bool = False) -> OAuthConfig:
+    """Read and check the OAuth client's values.
+
+    ``env_file`` defaults to the nearest ``.env`` in the working folder or a parent. When
+    ``OAUTH_SERVICE_URL`` is unset or empty, the local sandbox is started (or reused) and the
+    config points at it; say ``quiet=True`` to skip the one line that says so.
+    """
+    values, source = _read(env_file)
+    if not values.get("OAUTH_SERVICE_URL"):
+        from . import sandbox  # imported only when needed: it is the heavier half of the package
+
+        info = sandbox.ensure_running()
+        values = {
+            "OAUTH_SERVICE_URL": info.url,
+            "OAUTH_CLIENT_ID": info.client_id,
+            "OAUTH_CLIENT_SECRET": info.client_secret,
+            "OAUTH_REDIRECT_URI": values.get("OAUTH_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
+            "OAUTH_SCOPES": values.get("OAUTH_SCOPES", ""),
+            "GOTO_API_URL": info.url,
+            "_SANDBOX": "1",
+        }
+        if not quiet:
+            print(
+                f"Using the local sandbox at {info.url} (OAUTH_SERVICE_URL is not set; "
+                "fill .env to use GoTo)."
+            )
+    return validate(values, source)

@@ -1,0 +1,291 @@
+"""Every failure a learner can cause, as a named exception.
+
+Each message says what happened and what to do next, in a sentence or two. Catch
+``OAuthTutorialError`` to catch them all.
+"""
+
+from __future__ import annotations
+
+
+class OAuthTutorialError(Exception):
+    """Base class of every error the tutorial's helpers raise on purpose."""
+
+
+# --- stage 1: configuration -------------------------------------------------------------------
+
+
+class ConfigError(OAuthTutorialError):
+    """The OAuth client's values in ``.env`` (or the environment) are missing or wrong.
+
+    ``problems`` maps each variable name to what is wrong with it.
+    """
+
+    def __init__(self, problems: dict[str, str], source: str = ".env") -> None:
+        self.problems = dict(problems)
+        lines = [f"  {name}: {why}" for name, why in self.problems.items()]
+        super().__init__(
+            f"The OAuth client configuration has {len(lines)} problem(s):\n"
+            + "\n".join(lines)
+            + f"\nFix them in {source} (see .env.example), then run this cell again."
+        )
+
+
+# --- stage 3: the callback ---------------------------------------------------------------------
+
+
+class CallbackError(OAuthTutorialError):
+    """The authorization server's redirect back to us did not yield a usable code."""
+
+
+class AuthorizationDenied(CallbackError):
+    """The user clicked Deny (``error=access_denied``)."""
+
+    def __init__(self, description: str | None = None) -> None:
+        self.error = "access_denied"
+        self.description = description
+        detail = f" The server said: {description!r}." if description else ""
+        super().__init__(
+            "The user refused access on the consent page (error=access_denied)."
+            + detail
+            + " Start a new sign-in and click Allow to grant the scopes."
+        )
+
+
+class AuthorizationFailed(CallbackError):
+    """The authorization server redirected back with an error other than access_denied."""
+
+    def __init__(self, error: str, description: str | None = None) -> None:
+        self.error = error
+        self.description = description
+        detail = f" ({description})" if description else ""
+        super().__init__(
+            f"The authorization server refused the request with error={error!r}{detail}. "
+            "Check the client ID, redirect URI and scopes in your configuration, then start again."
+        )
+
+
+class CallbackTimeout(CallbackError):
+    """No valid callback arrived before the deadline."""
+
+    def __init__(self, seconds: float, redirect_uri: str) -> None:
+        self.seconds = seconds
+        self.redirect_uri = redirect_uri
+        super().__init__(
+            f"No valid callback reached {redirect_uri} within {seconds:g} s. Did you sign in and "
+            "click Allow? If Jupyter runs on another machine (JupyterHub, SSH, Docker, WSL), the "
+            "browser cannot reach this address: paste the address your browser ended on instead."
+        )
+
+
+class PortInUse(CallbackError):
+    """Another program (or an old listener) already listens on the redirect URI's port."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        hint = (
+            " On macOS, port 5000 is often taken by the AirPlay Receiver: turn it off in "
+            "System Settings > General > AirDrop & Handoff, or register another port."
+            if port == 5000
+            else ""
+        )
+        super().__init__(
+            f"Port {port} on {host} is already in use, so the callback listener cannot start."
+            + hint
+            + " Stop the program using it (or restart the kernel that holds it) and try again."
+        )
+
+
+class StateMismatch(CallbackError):
+    """The callback's ``state`` is missing or differs from the one we sent (possible CSRF)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The callback's state does not match the state of this sign-in attempt, so its code "
+            "was refused (this is how a forged callback is stopped). Use the address from the "
+            "sign-in you started last, or start a new sign-in."
+        )
+
+
+class InvalidCallbackAddress(CallbackError):
+    """A pasted address is not a callback to our redirect URI."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"That address is not a callback for this sign-in: {why}. Paste the whole address "
+            "from your browser's address bar after clicking Allow."
+        )
+
+
+# --- stage 4: the token endpoint -----------------------------------------------------------
+
+
+class TokenError(OAuthTutorialError):
+    """The token endpoint refused a request (an RFC 6749 §5.2 error response)."""
+
+    #: What this error usually means for a learner; subclasses override it.
+    advice = "Read the server's description above and check your configuration."
+
+    def __init__(
+        self, error: str, description: str | None = None, status: int | None = None
+    ) -> None:
+        self.error = error
+        self.description = description
+        self.status = status
+        said = f": {description}" if description else ""
+        code = f"HTTP {status}, " if status else ""
+        super().__init__(f"The token endpoint answered {code}error={error!r}{said}. {self.advice}")
+
+
+class InvalidGrant(TokenError):
+    advice = (
+        "The code (or refresh token) was already used, has expired, or was issued for another "
+        "redirect URI or client. Codes are single-use and short-lived: start a new sign-in."
+    )
+
+
+class InvalidClient(TokenError):
+    advice = (
+        "The server did not accept the client credentials: check OAUTH_CLIENT_ID and "
+        "OAUTH_CLIENT_SECRET in .env (the secret is shown only once, when the client is created)."
+    )
+
+
+class InvalidScope(TokenError):
+    advice = (
+        "A requested scope is unknown or not set on the OAuth client. Request only scopes your "
+        "client has (see its Scopes tab at GoTo)."
+    )
+
+
+class InvalidRequest(TokenError):
+    advice = (
+        "The request was missing a parameter or had a wrong one (for example a PKCE code "
+        "verifier that does not match the challenge). Start a new sign-in."
+    )
+
+
+class UnauthorizedClient(TokenError):
+    advice = "This client may not use this grant type: check the client's settings at GoTo."
+
+
+class UnsupportedGrantType(TokenError):
+    advice = "The server does not support this grant type."
+
+
+class TemporarilyUnavailable(TokenError):
+    advice = "The server is overloaded or down for maintenance: wait a moment and try again."
+
+
+class ServerError(TokenError):
+    advice = "The server failed while handling the request: try again later."
+
+
+#: RFC 6749 error code -> exception class.
+TOKEN_ERRORS: dict[str, type[TokenError]] = {
+    "invalid_grant": InvalidGrant,
+    "invalid_client": InvalidClient,
+    "invalid_scope": InvalidScope,
+    "invalid_request": InvalidRequest,
+    "unauthorized_client": UnauthorizedClient,
+    "unsupported_grant_type": UnsupportedGrantType,
+    "temporarily_unavailable": TemporarilyUnavailable,
+    "server_error": ServerError,
+}
+
+
+class ServiceUnreachable(OAuthTutorialError):
+    """No connection could be made to the authorization server or API."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(
+            f"Could not connect to {url} ({reason}). Check OAUTH_SERVICE_URL and your network; "
+            "for the sandbox, run the first cell of 01_configure again to start it."
+        )
+
+
+class ServiceTimeout(OAuthTutorialError):
+    """The server accepted the connection but did not answer in time."""
+
+    def __init__(self, url: str, seconds: float) -> None:
+        self.url = url
+        self.seconds = seconds
+        super().__init__(
+            f"{url} did not answer within {seconds:g} s. The service may be overloaded: try again, "
+            "or pass a larger timeout."
+        )
+
+
+class UnexpectedResponse(OAuthTutorialError):
+    """The server answered something that is not the JSON the protocol promises."""
+
+    def __init__(self, url: str, status: int, content_type: str, excerpt: str) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(
+            f"{url} answered HTTP {status} with {content_type or 'no content type'} instead of "
+            f"JSON: {excerpt[:200]!r}. Check that OAUTH_SERVICE_URL points at the authentication "
+            "service (for GoTo: https://authentication.logmeininc.com)."
+        )
+
+
+class NoSavedToken(OAuthTutorialError):
+    """There is no saved token to load (or the file is unreadable)."""
+
+    def __init__(self, path: str, why: str = "no token has been saved yet") -> None:
+        self.path = path
+        super().__init__(
+            f"Cannot load a token from {path}: {why}. Run 04_token_exchange (or "
+            "`python -m helpers`) to sign in and save one."
+        )
+
+
+class TokenExpired(OAuthTutorialError):
+    """The access token has expired and there is no refresh token to renew it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The access token has expired and there is no refresh token to renew it. "
+            "Sign in again to get a new one."
+        )
+
+
+# --- calling an API with the token --------------------------------------------------------------
+
+
+class ApiError(OAuthTutorialError):
+    """An API call with the bearer token failed."""
+
+    advice = "Read the API's answer above."
+
+    def __init__(
+        self, status: int, error: str | None = None, description: str | None = None
+    ) -> None:
+        self.status = status
+        self.error = error
+        self.description = description
+        said = f" error={error!r}" if error else ""
+        said += f": {description}" if description else ""
+        super().__init__(f"The API answered HTTP {status}{said}. {self.advice}")
+
+
+class InvalidToken(ApiError):
+    advice = (
+        "The access token is missing, expired or revoked (RFC 6750 invalid_token): refresh it, "
+        "or sign in again."
+    )
+
+
+class InsufficientScope(ApiError):
+    advice = (
+        "The token is valid but lacks the scope this call needs (RFC 6750 insufficient_scope): "
+        "sign in again requesting that scope (it must be set on the OAuth client)."
+    )
+
+
+# --- the local sandbox ---------------------------------------------------------------------
+
+
+class SandboxError(OAuthTutorialError):
+    """The local sandbox could not be started or reached."""
