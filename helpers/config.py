@@ -106,7 +106,10 @@ class OAuthConfig:
         from html import escape
 
         rows = [
-            ("Authorization server", self.service_url + (" (local sandbox)" if self.is_sandbox else "")),
+            (
+                "Authorization server",
+                self.service_url + (" (local sandbox)" if self.is_sandbox else ""),
+            ),
             ("Client ID", self.client_id),
             ("Client secret", mask(self.client_secret) + " (masked)"),
             ("Redirect URI", self.redirect_uri),

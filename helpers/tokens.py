@@ -1,0 +1,387 @@
+"""Stage 4: exchange the code for a token; refresh, revoke and save it.
+
+    >>> token = tokens.exchange(cfg, request, result.code)
+    >>> token
+    Token(principal='learner@example.com', scopes='messaging.v1.send', expires in 3599 s, ...)
+    >>> tokens.TokenStore().save(token)
+
+The client authenticates with HTTP Basic, as GoTo expects, for every call to the token
+endpoint. Each failure becomes a named error from ``helpers.errors`` that says what to do.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import requests
+from oauthlib.oauth2 import WebApplicationClient
+from requests_oauthlib import OAuth2Session
+
+from .authorization import AuthorizationRequest, plain_http_if_loopback
+from .config import OAuthConfig, mask
+from .errors import (
+    TOKEN_ERRORS,
+    NoSavedToken,
+    ServiceTimeout,
+    ServiceUnreachable,
+    TokenError,
+    TokenExpired,
+    UnexpectedResponse,
+)
+from .trace import Trace
+
+#: Seconds to wait for the token endpoint. Every HTTP call has a timeout (pitfall 9).
+DEFAULT_TIMEOUT = 10.0
+
+
+class ClientSecretBasic(requests.auth.AuthBase):
+    """HTTP Basic client authentication as RFC 6749 §2.3.1 defines it.
+
+    The client ID and secret are form-encoded *before* base64, as the Node.js tutorial's
+    simple-oauth2 does. requests' own ``HTTPBasicAuth`` skips that step, so a secret holding
+    ``+``, ``/`` or ``=`` (GoTo's do) reaches a strict server changed, and is refused.
+    """
+
+    def __init__(self, client_id: str, client_secret: str) -> None:
+        self.client_id = client_id
+        self._secret = client_secret
+
+    def header_value(self) -> str:
+        pair = f"{quote_plus(self.client_id)}:{quote_plus(self._secret)}"
+        return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = self.header_value()
+        return r
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientSecretBasic(client_id={self.client_id!r}, client_secret={mask(self._secret)!r})"
+        )
+
+
+@dataclass(frozen=True)
+class Token:
+    """An access token and what came with it. Secrets are masked in every representation."""
+
+    access_token: str = field(repr=False)
+    token_type: str = "Bearer"
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_at: float | None = None
+    scopes: tuple[str, ...] = ()
+    requested_scopes: tuple[str, ...] = ()
+    principal: str | None = None
+    issuer: str | None = None
+    obtained_at: float = field(default_factory=time.time)
+
+    @property
+    def expires_in(self) -> int | None:
+        """Whole seconds until the access token expires (negative once it has)."""
+        return None if self.expires_at is None else int(self.expires_at - time.time())
+
+    def is_expired(self, leeway: float = 0.0) -> bool:
+        """True when the token expires within ``leeway`` seconds (or already has)."""
+        return self.expires_at is not None and time.time() + leeway >= self.expires_at
+
+    @property
+    def missing_scopes(self) -> tuple[str, ...]:
+        """Scopes we asked for but were not granted (a narrower grant is allowed, RFC 6749 §3.3)."""
+        return tuple(s for s in self.requested_scopes if s not in self.scopes)
+
+    @property
+    def authorization_header(self) -> dict[str, str]:
+        """The header that presents this token to an API (RFC 6750 §2.1)."""
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Token:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for name in ("scopes", "requested_scopes"):
+            known[name] = tuple(known.get(name) or ())
+        return cls(**known)
+
+    def _lifetime(self) -> str:
+        left = self.expires_in
+        if left is None:
+            return "no expiry given"
+        return f"expires in {left} s" if left > 0 else f"expired {-left} s ago"
+
+    def __repr__(self) -> str:
+        refresh = mask(self.refresh_token) if self.refresh_token else None
+        return (
+            f"Token(principal={self.principal!r}, scopes={' '.join(self.scopes)!r}, "
+            f"{self._lifetime()}, access_token={mask(self.access_token)!r}, "
+            f"refresh_token={refresh!r})"
+        )
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = [
+            ("Principal", self.principal or "(not given)"),
+            ("Scopes granted", " ".join(self.scopes) or "(none)"),
+            ("Access token", mask(self.access_token) + " (masked)"),
+            (
+                "Refresh token",
+                mask(self.refresh_token) + " (masked)" if self.refresh_token else "none",
+            ),
+            ("Lifetime", self._lifetime()),
+        ]
+        if self.missing_scopes:
+            rows.append(("Not granted", " ".join(self.missing_scopes)))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td><code>{escape(v)}</code></td></tr>"
+            for k, v in rows
+        )
+        return f"<table>{body}</table>"
+
+
+def _check_token_response(url: str) -> Callable[[requests.Response], requests.Response]:
+    """A compliance hook that turns a failed or malformed answer into a named error."""
+
+    def check(response: requests.Response) -> requests.Response:
+        content_type = response.headers.get("Content-Type", "")
+        try:
+            data = response.json()
+        except ValueError:
+            raise UnexpectedResponse(
+                url, response.status_code, content_type, response.text
+            ) from None
+        if not isinstance(data, dict):
+            raise UnexpectedResponse(url, response.status_code, content_type, response.text)
+        if "error" in data or response.status_code >= 400:
+            error = str(data.get("error") or f"http_{response.status_code}")
+            cls = TOKEN_ERRORS.get(error, TokenError)
+            raise cls(error, data.get("error_description"), response.status_code)
+        if not data.get("access_token"):
+            raise UnexpectedResponse(
+                url, response.status_code, content_type, "no access_token in it"
+            )
+        return response
+
+    return check
+
+
+@contextmanager
+def _talking_to(url: str, timeout: float) -> Iterator[None]:
+    """Turn connection failures and time-outs into named errors."""
+    try:
+        yield
+    except requests.Timeout:
+        raise ServiceTimeout(url, timeout) from None
+    except requests.ConnectionError:
+        raise ServiceUnreachable(
+            url, "connection refused, or the host could not be found"
+        ) from None
+
+
+def _session(config: OAuthConfig, trace: Trace | None, **kwargs) -> OAuth2Session:
+    # scope=None: we compare granted and requested scopes ourselves, so a narrower grant is
+    # reported instead of raised as oauthlib's "Scope has changed" Warning (pitfall 6).
+    session = OAuth2Session(client=WebApplicationClient(config.client_id), scope=None, **kwargs)
+    hook = _check_token_response(config.token_url)
+    session.register_compliance_hook("access_token_response", hook)
+    session.register_compliance_hook("refresh_token_response", hook)
+    if trace is not None:
+        session.hooks["response"].append(trace.hook)
+    return session
+
+
+def _token_from(
+    data: dict, config: OAuthConfig, requested: tuple[str, ...], old: Token | None
+) -> Token:
+    scope = data.get("scope")
+    if isinstance(scope, list):
+        scopes = tuple(scope)
+    elif scope:
+        scopes = tuple(str(scope).split())
+    else:  # RFC 6749 §5.1: no scope in the answer means "as requested"
+        scopes = old.scopes if old else requested
+    expires_at = data.get("expires_at")
+    return Token(
+        access_token=data["access_token"],
+        token_type=data.get("token_type") or "Bearer",  # GoTo's refresh answer may omit it
+        # GoTo's refresh answer usually has no refresh_token: keep the one we have (pitfall 8).
+        refresh_token=data.get("refresh_token") or (old.refresh_token if old else None),
+        expires_at=float(expires_at) if expires_at is not None else None,
+        scopes=scopes,
+        requested_scopes=requested,
+        principal=data.get("principal") or (old.principal if old else None),
+        issuer=config.service_url,
+    )
+
+
+def exchange(
+    config: OAuthConfig,
+    request: AuthorizationRequest,
+    code: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    trace: Trace | None = None,
+) -> Token:
+    """Exchange an authorization code for a token (RFC 6749 §4.1.3).
+
+    Sends the code, the redirect URI of this attempt and its PKCE code verifier, with the client
+    credentials in an HTTP Basic header. Raises a ``TokenError`` subclass when the server refuses.
+    """
+    session = _session(config, trace, redirect_uri=request.redirect_uri)
+    extra = {"code_verifier": request.code_verifier} if request.code_verifier else {}
+    with _talking_to(config.token_url, timeout), plain_http_if_loopback(config):
+        data = session.fetch_token(
+            config.token_url,
+            code=code,
+            auth=ClientSecretBasic(config.client_id, config.client_secret),
+            include_client_id=False,
+            timeout=timeout,
+            **extra,
+        )
+    return _token_from(dict(data), config, request.scopes, None)
+
+
+def refresh(
+    config: OAuthConfig,
+    token: Token,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    trace: Trace | None = None,
+) -> Token:
+    """Get a new access token with the refresh token (RFC 6749 §6).
+
+    Uses HTTP Basic too (requests-oauthlib would put the credentials in the body, which GoTo
+    refuses). When the answer carries no new refresh token, the old one is kept.
+    """
+    if not token.refresh_token:
+        raise TokenExpired()
+    session = _session(config, trace)
+    with _talking_to(config.token_url, timeout), plain_http_if_loopback(config):
+        data = session.refresh_token(
+            config.token_url,
+            refresh_token=token.refresh_token,
+            auth=ClientSecretBasic(config.client_id, config.client_secret),
+            timeout=timeout,
+        )
+    return _token_from(dict(data), config, token.requested_scopes, token)
+
+
+def ensure_fresh(
+    config: OAuthConfig, token: Token, *, leeway: float = 60.0, trace: Trace | None = None
+) -> Token:
+    """The token itself while it is valid for ``leeway`` more seconds, else a refreshed one."""
+    return refresh(config, token, trace=trace) if token.is_expired(leeway) else token
+
+
+def revoke(
+    config: OAuthConfig,
+    token: Token,
+    *,
+    which: str = "refresh_token",
+    timeout: float = DEFAULT_TIMEOUT,
+    trace: Trace | None = None,
+) -> None:
+    """Ask the server to revoke the refresh token (default) or the access token (RFC 7009).
+
+    GoTo documents no revocation endpoint; this uses the conventional ``/oauth/revoke``.
+    """
+    if which not in ("refresh_token", "access_token"):
+        raise ValueError("which must be 'refresh_token' or 'access_token'")
+    value = getattr(token, which)
+    if not value:
+        raise ValueError(f"This token has no {which} to revoke.")
+    url = config.revoke_url
+    hooks = {"response": [trace.hook]} if trace is not None else None
+    with _talking_to(url, timeout):
+        response = requests.post(
+            url,
+            data={"token": value, "token_type_hint": which},
+            auth=ClientSecretBasic(config.client_id, config.client_secret),
+            headers={"Accept": "application/json"},
+            timeout=timeout,
+            hooks=hooks,
+        )
+    if response.status_code == 200:
+        return
+    content_type = response.headers.get("Content-Type", "")
+    try:
+        data = response.json()
+    except ValueError:
+        raise UnexpectedResponse(url, response.status_code, content_type, response.text) from None
+    error = str(data.get("error") or f"http_{response.status_code}")
+    raise TOKEN_ERRORS.get(error, TokenError)(
+        error, data.get("error_description"), response.status_code
+    )
+
+
+def default_token_path() -> Path:
+    """``.tokens.json`` at the root of this checkout (git-ignored), else in the working folder."""
+    root = Path(__file__).resolve().parents[1]
+    return (root if (root / "pyproject.toml").is_file() else Path.cwd()) / ".tokens.json"
+
+
+class TokenStore:
+    """Saves one token to a file only you can read, replacing it atomically.
+
+    The file is written to a temporary file in the same folder (mode 0600), flushed to disk and
+    renamed over the old one, so a crash leaves either the old token or the new one, never half.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = Path(path) if path is not None else default_token_path()
+
+    def save(self, token: Token) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tokens-", suffix=".tmp", dir=self.path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(token.to_dict(), f, indent=2)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # make the rename itself durable
+        finally:
+            os.close(dir_fd)
+        return self.path
+
+    def load(self) -> Token:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return Token.from_dict(data)
+        except FileNotFoundError:
+            raise NoSavedToken(str(self.path)) from None
+        except (ValueError, TypeError, KeyError) as e:
+            raise NoSavedToken(str(self.path), f"the file is not a saved token ({e})") from None
+
+    def load_for(self, config: OAuthConfig) -> Token:
+        """The saved token, if it came from this configuration's authorization server."""
+        token = self.load()
+        if token.issuer and token.issuer != config.service_url:
+            raise NoSavedToken(
+                str(self.path),
+                f"the saved token was issued by {token.issuer}, not {config.service_url}",
+            )
+        return token
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def __repr__(self) -> str:
+        return f"TokenStore({str(self.path)!r})"

@@ -1,0 +1,130 @@
+"""Stage 1: loading and checking the OAuth client's values."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import config as cfgmod
+from helpers.errors import ConfigError
+
+GOOD = {
+    "OAUTH_SERVICE_URL": "https://authentication.logmeininc.com",
+    "OAUTH_CLIENT_ID": "0f6c1b8e-8a55-4d7e-9a0b-4c1f2e3d4a5b",
+    "OAUTH_CLIENT_SECRET": "s3cr+t/Value=xyz123",
+    "OAUTH_REDIRECT_URI": "http://127.0.0.1:5000/login/oauth2/code/goto",
+}
+
+
+def write_env(folder, values: dict[str, str]) -> None:
+    (folder / ".env").write_text("".join(f'{k}="{v}"\n' for k, v in values.items()))
+
+
+def test_load_reads_dotenv_from_a_parent_folder(clean_env, monkeypatch):
+    write_env(clean_env, GOOD)
+    (clean_env / "notebooks").mkdir()
+    monkeypatch.chdir(clean_env / "notebooks")
+    cfg = cfgmod.load()
+    assert cfg.service_url == GOOD["OAUTH_SERVICE_URL"]
+    assert cfg.client_secret == GOOD["OAUTH_CLIENT_SECRET"]
+    assert cfg.token_url == "https://authentication.logmeininc.com/oauth/token"
+    assert cfg.authorize_url == "https://authentication.logmeininc.com/oauth/authorize"
+    assert cfg.scopes == ("messaging.v1.send",)
+    assert not cfg.is_sandbox
+
+
+def test_real_environment_variables_win_over_dotenv(clean_env, monkeypatch):
+    write_env(clean_env, GOOD)
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "from-the-environment")
+    monkeypatch.setenv("OAUTH_SCOPES", "messaging.v1.send messaging.v1.read")
+    cfg = cfgmod.load()
+    assert cfg.client_id == "from-the-environment"
+    assert cfg.scopes == ("messaging.v1.send", "messaging.v1.read")
+
+
+def test_every_problem_is_listed_at_once_by_variable_name(clean_env):
+    write_env(clean_env, {"OAUTH_SERVICE_URL": "https://authentication.logmeininc.com"})
+    with pytest.raises(ConfigError) as caught:
+        cfgmod.load()
+    assert set(caught.value.problems) == {
+        "OAUTH_CLIENT_ID",
+        "OAUTH_CLIENT_SECRET",
+        "OAUTH_REDIRECT_URI",
+    }
+    message = str(caught.value)
+    assert "OAUTH_CLIENT_ID: is missing" in message and ".env.example" in message
+
+
+def test_placeholders_copied_from_env_example_are_refused(clean_env):
+    (clean_env / ".env").write_text(
+        (cfgmod.Path(cfgmod.__file__).parents[1] / ".env.example").read_text()
+    )
+    with pytest.raises(ConfigError) as caught:
+        cfgmod.load()
+    assert "placeholder" in caught.value.problems["OAUTH_CLIENT_ID"]
+    assert "placeholder" in caught.value.problems["OAUTH_CLIENT_SECRET"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "why"),
+    [
+        ("https://127.0.0.1:5000/cb", "http://"),
+        ("http://0.0.0.0:5000/cb", "loopback"),
+        ("http://example.com:5000/cb", "loopback"),
+        ("http://127.0.0.1/login/oauth2/code/goto", "port"),
+        ("http://127.0.0.1:5000", "path"),
+        ("http://127.0.0.1:5000/cb?x=1", "query"),
+    ],
+)
+def test_redirect_uri_must_be_loopback_with_port_and_path(uri, why):
+    with pytest.raises(ConfigError) as caught:
+        cfgmod.validate({**GOOD, "OAUTH_REDIRECT_URI": uri})
+    assert why in caught.value.problems["OAUTH_REDIRECT_URI"]
+
+
+def test_ipv6_loopback_redirect_uri_is_accepted():
+    cfg = cfgmod.validate({**GOOD, "OAUTH_REDIRECT_URI": "http://[::1]:5000/cb"})
+    assert cfg.redirect_uri == "http://[::1]:5000/cb"
+
+
+def test_localhost_redirect_uri_warns_per_rfc_8252():
+    with pytest.warns(UserWarning, match="RFC 8252"):
+        cfgmod.validate({**GOOD, "OAUTH_REDIRECT_URI": "http://localhost:5000/cb"})
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://authentication.logmeininc.com", True),
+        ("http://127.0.0.1:8765", True),
+        ("http://authentication.logmeininc.com", False),
+        ("authentication.logmeininc.com", False),
+        ("https://authentication.logmeininc.com/oauth/token", False),
+    ],
+)
+def test_service_url_needs_https_unless_loopback(url, ok):
+    values = {**GOOD, "OAUTH_SERVICE_URL": url}
+    if ok:
+        assert cfgmod.validate(values).service_url == url
+    else:
+        with pytest.raises(ConfigError) as caught:
+            cfgmod.validate(values)
+        assert "OAUTH_SERVICE_URL" in caught.value.problems
+
+
+def test_plain_http_is_allowed_only_for_loopback_service():
+    assert cfgmod.validate({**GOOD, "OAUTH_SERVICE_URL": "http://127.0.0.1:8765"}).allows_plain_http
+    assert not cfgmod.validate(GOOD).allows_plain_http
+
+
+def test_client_secret_never_appears_in_any_representation():
+    cfg = cfgmod.validate(GOOD)
+    secret = GOOD["OAUTH_CLIENT_SECRET"]
+    for shown in (repr(cfg), str(cfg), cfg._repr_html_(), f"{cfg}", str([cfg])):
+        assert secret not in shown
+    assert "…z123" in repr(cfg)
+
+
+def test_config_is_frozen():
+    cfg = cfgmod.validate(GOOD)
+    with pytest.raises(AttributeError):
+        cfg.client_id = "other"  # type: ignore[misc]
