@@ -192,6 +192,9 @@ def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
             problems["OAUTH_REDIRECT_URI"] = why
     scopes = tuple(values.get("OAUTH_SCOPES", "").split()) or DEFAULT_SCOPES
     api_url = values.get("GOTO_API_URL") or DEFAULT_API_URL
+    why = _check_service_url(api_url)
+    if why:  # a bearer token sent over plain http to another machine can be stolen on the way
+        problems["GOTO_API_URL"] = why.replace("a sandbox", "an API")
     if problems:
         raise ConfigError(problems, source)
     redirect = values["OAUTH_REDIRECT_URI"]

@@ -1,0 +1,37 @@
+"""Open a URL in the learner's browser, and always show it as a link too.
+
+The standard ``webbrowser`` module picks the browser; the standard ``BROWSER`` environment
+variable overrides it (tests use that to plug in a scripted browser). When no browser can be
+opened (a remote Jupyter server, a container), the link is still there to click or copy.
+"""
+
+from __future__ import annotations
+
+import sys
+import webbrowser
+from html import escape
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return bool(shell) and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def show_link(url: str, label: str = "Open the sign-in page") -> None:
+    """Print the URL (a clickable link in a notebook)."""
+    if _in_notebook():
+        from IPython.display import HTML, display
+
+        display(HTML(f'<a href="{escape(url)}" target="_blank" rel="noopener">{escape(label)}</a>'))
+    else:
+        print(f"{label}: {url}", flush=True)
+
+
+def open_url(url: str, *, label: str = "Open the sign-in page", show: bool = True) -> bool:
+    """Show the link, then ask the system to open it. Returns whether a browser was started."""
+    if show:
+        show_link(url, label)
+    try:
+        return webbrowser.open(url, new=2)
+    except webbrowser.Error:
+        return False
