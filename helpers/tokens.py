@@ -326,7 +326,10 @@ def revoke(
 
 
 def default_token_path() -> Path:
-    """``.tokens.json`` at the root of this checkout (git-ignored), else in the working folder."""
+    """Where tokens are saved: ``$OAUTH_TOKEN_FILE`` if set, else ``.tokens.json`` at the root of
+    this checkout (git-ignored), else in the working folder."""
+    if os.environ.get("OAUTH_TOKEN_FILE"):
+        return Path(os.environ["OAUTH_TOKEN_FILE"])
     root = Path(__file__).resolve().parents[1]
     return (root if (root / "pyproject.toml").is_file() else Path.cwd()) / ".tokens.json"
 

@@ -242,3 +242,10 @@ def test_a_token_from_another_server_is_not_used(tmp_path, config):
     store.save(tokens.Token(access_token="AT", issuer="https://authentication.logmeininc.com"))
     with pytest.raises(errors.NoSavedToken, match="issued by"):
         store.load_for(config)
+
+
+def test_token_file_location_can_be_set_by_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("OAUTH_TOKEN_FILE", str(tmp_path / "elsewhere.json"))
+    assert tokens.TokenStore().path == tmp_path / "elsewhere.json"
+    monkeypatch.delenv("OAUTH_TOKEN_FILE")
+    assert tokens.TokenStore().path.name == ".tokens.json"
