@@ -296,13 +296,13 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         self.server.listener._answer(self)
 
     def _method_not_allowed(self) -> None:
+        self.server.listener._emit("ignored", f"{_clip(self.command, 20)} request answered 405")
         self.send_page(
             405,
             "Method not allowed",
             ("This address only answers the browser's GET redirect.",),
             extra=("Allow: GET",),
         )
-        self.server.listener._emit("ignored", f"{_clip(self.command, 20)} request answered 405")
 
     do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _method_not_allowed
     do_OPTIONS = do_CONNECT = do_TRACE = _method_not_allowed
@@ -338,13 +338,13 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         # Called by the stdlib for malformed requests, over-long lines (414), too many or too
         # long headers (431) and unknown methods (501).
         text = _STDLIB_ERRORS.get(code, "The request could not be handled.")
+        self.server.listener._emit("ignored", f"malformed request answered {code}")
         try:
             self.send_page(code, f"{code} {HTTPStatus(code).phrase}", (text,))
         except (OSError, ValueError):
             self.close_connection = True
-        self.server.listener._emit("ignored", f"malformed request answered {code}")
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
+    def log_message(self, format: str, *args: object) -> None:
         # The stdlib writes every request line to stderr, which lands in the notebook, code and
         # all. Events go to on_event instead, without the code.
         pass
@@ -415,10 +415,10 @@ class CallbackListener:
 
     ``redirect_uri``: the registered redirect URI, ``http://127.0.0.1:<port>/<path>`` (or
     ``[::1]``, or ``localhost``, which binds 127.0.0.1). ``expected_state``: the state this
-    sign-in's authorization request sent. ``on_event(kind, message)``: optional, called from
-    the listener's threads (and from ``stop()``/``wait()`` for "stopped"/"timeout") with kind
-    listening, ignored, received, error, stopped or timeout; it must be quick, and its
-    exceptions are ignored. Use as a context manager, or ``start()`` then ``wait()``.
+    sign-in's authorization request sent. ``on_event(kind, message)``: optional, called with
+    kind listening, ignored, received, error, stopped or timeout; requests are reported from
+    the server's threads, the rest from the thread calling ``start()``, ``stop()`` or
+    ``wait()``. It must be quick, and its exceptions are ignored. Use as a context manager, or ``start()`` then ``wait()``.
     """
 
     def __init__(
@@ -494,6 +494,9 @@ class CallbackListener:
             )
             self._server, self._wake, self._thread = server, wake, thread
             _registry[key] = self
+            # The socket already accepts connections (they queue until the thread takes them),
+            # so say so now: listener.status is meaningful as soon as start() returns.
+            self._emit("listening", f"Listening on {self.redirect_uri} for the callback.")
             thread.start()
         return self
 
@@ -584,7 +587,6 @@ class CallbackListener:
         try:
             selector.register(server, selectors.EVENT_READ)
             selector.register(wake, selectors.EVENT_READ)
-            self._emit("listening", f"Listening on {self.redirect_uri} for the callback.")
             while not self._stop_requested.is_set():
                 for key, _ in selector.select():
                     if key.fileobj is server and not self._stop_requested.is_set():
@@ -603,6 +605,7 @@ class CallbackListener:
             target = urlsplit(target)._replace(scheme="", netloc="").geturl()
         path, _, query = target.partition("#")[0].partition("?")
         if path != self.path:
+            self._emit("ignored", f"GET {_clip(path, 80)} answered 404 (not the callback path)")
             handler.send_page(
                 404,
                 "Not found",
@@ -611,7 +614,6 @@ class CallbackListener:
                     "This small server only receives the OAuth callback for the notebook.",
                 ),
             )
-            self._emit("ignored", f"GET {_clip(path, 80)} answered 404 (not the callback path)")
             return
 
         with self._lock:
@@ -622,8 +624,8 @@ class CallbackListener:
 
         verdict = _judge(query, self._expected_state)
         if not verdict.final:
-            handler.send_page(verdict.status, verdict.title, verdict.paragraphs)
             self._emit("ignored", f"callback refused ({verdict.status}): {verdict.reason}")
+            handler.send_page(verdict.status, verdict.title, verdict.paragraphs)
             return
 
         with self._lock:  # the first final callback wins; a second one is told it is too late
@@ -645,6 +647,7 @@ class CallbackListener:
             self._finished.set()
 
     def _already_complete(self, handler: _CallbackHandler) -> None:
+        self._emit("ignored", "callback after the sign-in had already completed")
         handler.send_page(
             200,
             "Sign-in already complete",
@@ -653,7 +656,6 @@ class CallbackListener:
                 "You can close this tab and return to the notebook.",
             ),
         )
-        self._emit("ignored", "callback after the sign-in had already completed")
 
     def _emit(self, kind: str, message: str) -> None:
         self._status = ListenerEvent(kind, message)
