@@ -1,0 +1,580 @@
+"""Views for the notebooks: ipywidgets 8 over the helpers, with a plain-text fallback.
+
+    >>> from helpers import config, ui
+    >>> cfg = config.load()
+    >>> token = ui.sign_in(cfg)        # shows the sign-in panel, opens the browser, waits
+    >>> ui.TokenCard(token).show()     # masked token, principal, scopes, live expiry
+
+Nothing here speaks OAuth: every protocol step is a call to ``authorization``, ``callback``,
+``tokens`` or ``browser``. The views only show what those calls did. No cell depends on a
+click: the panel has a button, and ``sign_in`` also opens the browser and waits by itself, with
+a timeout. Without ipywidgets, or outside a Jupyter kernel (a terminal, pytest), every view
+prints plain text lines instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from html import escape
+
+from . import browser, tokens
+from .authorization import AuthorizationRequest
+from .callback import CallbackListener, CallbackResult, parse_callback_url
+from .config import OAuthConfig, mask
+from .errors import NoSavedToken, OAuthTutorialError, TokenError, TokenExpired
+from .tokens import Token, TokenStore
+from .trace import Trace
+
+__all__ = [
+    "KNOWN_SCOPES",
+    "PasteBox",
+    "ScopePicker",
+    "SignInPanel",
+    "TokenCard",
+    "TraceView",
+    "saved_or_new_token",
+    "sign_in",
+    "use_widgets",
+    "wait_for_callback",
+    "widgets_enabled",
+]
+
+#: Scopes a learner may pick, with what they allow (GoTo's messaging API; see docs/GOTO.md).
+KNOWN_SCOPES: dict[str, str] = {
+    "messaging.v1.send": "send text messages (the tutorial's scope)",
+    "messaging.v1.read": "read text-message conversations",
+    "messaging.v1.notifications.manage": "get notified of new text messages",
+}
+
+#: Seconds the notebooks wait for the learner to sign in.
+DEFAULT_TIMEOUT = 300.0
+
+_forced: bool | None = None
+
+
+def use_widgets(enabled: bool | None) -> None:
+    """Force widgets on or off (``None``: decide automatically)."""
+    global _forced
+    _forced = enabled
+
+
+def widgets_enabled() -> bool:
+    """True when ipywidgets is installed and we run inside a Jupyter kernel."""
+    if _forced is not None:
+        return _forced
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return browser._in_notebook()
+
+
+def _display(obj) -> None:
+    from IPython.display import display
+
+    display(obj)
+
+
+# --- a once-a-second ticker for countdowns and live expiry ---------------------------------------
+
+
+class _Ticker:
+    """One daemon thread that calls ``tick()`` on every live view once a second."""
+
+    def __init__(self) -> None:
+        self._views: weakref.WeakSet = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, view) -> None:
+        with self._lock:
+            self._views.add(view)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ui-ticker", daemon=True)
+                self._thread.start()
+
+    def discard(self, view) -> None:
+        with self._lock:
+            self._views.discard(view)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(1.0)
+            with self._lock:
+                views = list(self._views)
+                if not views:
+                    self._thread = None
+                    return
+            for view in views:
+                try:
+                    view.tick()
+                except Exception:  # noqa: S112, BLE001 - a broken view must not stop the others
+                    continue
+
+
+_ticker = _Ticker()
+
+
+# --- the sign-in panel ---------------------------------------------------------------------
+
+#: Listener event kind -> (symbol, colour) for the status line.
+_KINDS = {
+    "waiting": ("⏳", "#555"),
+    "listening": ("⏳", "#555"),
+    "ignored": ("⚠️", "#a60"),
+    "received": ("✅", "#070"),
+    "token": ("🔑", "#070"),
+    "error": ("❌", "#b00"),
+    "timeout": ("⌛", "#b00"),
+    "stopped": ("⏹", "#555"),
+}
+
+
+class SignInPanel:
+    """The link (always shown), a button that opens it, and a status line.
+
+    Pass ``panel.on_event`` to ``CallbackListener(..., on_event=...)``: the listener's thread
+    then updates the status line (waiting with time left, a refused callback, the callback,
+    the token, or the error). ``history`` keeps every status line, for the plain-text view and
+    for tests.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        label: str = "Open the sign-in page",
+        widgets: bool | None = None,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.label = label
+        self.history: list[tuple[str, str]] = []
+        self.kind = "new"
+        self.message = "Not started."
+        self._deadline: float | None = None
+        self._widgets = widgets_enabled() if widgets is None else widgets
+        self._lock = threading.Lock()
+        self.widget = self._build() if self._widgets else None
+
+    def _build(self):
+        import ipywidgets as w
+
+        self._link = w.HTML(
+            f'<a href="{escape(self.url)}" target="_blank" rel="noopener">{escape(self.label)}</a>'
+            f' <span style="color:#777">(or copy it: <code style="word-break:break-all">'
+            f"{escape(self.url)}</code>)</span>"
+        )
+        self.button = w.Button(description="Open in browser", icon="external-link")
+        self.button.on_click(lambda _: self.open())
+        self._status = w.HTML(self._status_html())
+        return w.VBox([self._link, w.HBox([self.button, self._status])])
+
+    # --- what the listener and the caller report -----------------------------------------------
+
+    def start_countdown(self, timeout: float | None = None) -> None:
+        """Show "waiting, N s left" from now until ``timeout`` seconds have passed."""
+        self._deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        self.set_status("waiting", "Waiting for you to sign in and click Allow.")
+        _ticker.add(self)
+
+    def on_event(self, kind: str, message: str) -> None:
+        """Listener callback (called from its threads)."""
+        if kind == "stopped" and self.kind in ("received", "error", "timeout", "token"):
+            return  # the stop that follows an outcome says nothing new
+        if kind == "listening":
+            kind = "waiting"
+        self.set_status(kind, message)
+
+    def set_status(self, kind: str, message: str) -> None:
+        with self._lock:
+            self.kind, self.message = kind, message
+            self.history.append((kind, message))
+        if kind not in ("waiting", "ignored"):
+            self._deadline = None  # the wait is over: no more countdown
+            _ticker.discard(self)
+        if self._widgets:
+            self._status.value = self._status_html()
+        elif kind != "waiting" or len(self.history) == 1:
+            print(f"[{kind}] {message}", flush=True)
+
+    def tick(self) -> None:
+        if self._deadline is None or self.kind not in ("waiting", "ignored"):
+            _ticker.discard(self)
+            return
+        if self._widgets:
+            self._status.value = self._status_html()
+
+    @property
+    def seconds_left(self) -> int | None:
+        if self._deadline is None:
+            return None
+        return max(0, int(self._deadline - time.monotonic()))
+
+    @property
+    def status_text(self) -> str:
+        """The status line as plain text."""
+        text = self.message
+        left = self.seconds_left
+        if self.kind in ("waiting", "ignored") and left is not None:
+            text += f" ({left} s left)"
+        return text
+
+    def _status_html(self) -> str:
+        symbol, colour = _KINDS.get(self.kind, ("", "#555"))
+        return f'<span style="color:{colour}">{symbol} {escape(self.status_text)}</span>'
+
+    # --- showing it -------------------------------------------------------------------------
+
+    def open(self) -> bool:
+        """Open the link in a browser (what the button does)."""
+        return browser.open_url(self.url, show=False)
+
+    def show(self) -> SignInPanel:
+        if self._widgets:
+            _display(self.widget)
+        else:
+            print(f"{self.label}: {self.url}", flush=True)
+        return self
+
+    def __repr__(self) -> str:
+        return f"SignInPanel({self.kind}: {self.status_text})"
+
+
+def wait_for_callback(
+    config: OAuthConfig,
+    request: AuthorizationRequest,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    open_browser: bool = True,
+    panel: SignInPanel | None = None,
+) -> CallbackResult:
+    """Show the sign-in panel, listen on the redirect URI, open the browser, wait.
+
+    Returns the callback (its code masked in every representation), or raises what
+    ``CallbackListener.wait`` raises: ``AuthorizationDenied``, ``CallbackTimeout``...
+    """
+    panel = panel or SignInPanel(request.url, timeout=timeout)
+    panel.show()
+    listener = CallbackListener(request.redirect_uri, request.state, on_event=panel.on_event)
+    listener.start()
+    panel.start_countdown(timeout)
+    if open_browser:
+        browser.open_url(request.url, show=False)
+    try:
+        result = listener.wait(timeout)
+    except OAuthTutorialError as e:
+        if panel.kind not in ("error", "timeout"):
+            panel.set_status("error", str(e))
+        raise
+    print(f"Callback received: {result!r}", flush=True)
+    return result
+
+
+def sign_in(
+    config: OAuthConfig,
+    *,
+    scopes: Sequence[str] | None = None,
+    pkce: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    open_browser: bool = True,
+    save: bool = False,
+    trace: Trace | None = None,
+) -> Token:
+    """The whole flow in one call: request, listener, browser, callback, exchange.
+
+    For notebooks that need a token but teach something else. ``save=True`` also saves it
+    with ``TokenStore().save``.
+    """
+    request = AuthorizationRequest.new(config, scopes=scopes, pkce=pkce)
+    panel = SignInPanel(request.url, timeout=timeout)
+    result = wait_for_callback(
+        config, request, timeout=timeout, open_browser=open_browser, panel=panel
+    )
+    try:
+        token = tokens.exchange(config, request, result.code, trace=trace)
+    except OAuthTutorialError as e:
+        panel.set_status("error", str(e))
+        raise
+    panel.set_status("token", f"Token received for {token.principal or 'the user'}.")
+    print(f"Token received: {token!r}", flush=True)
+    if save:
+        path = TokenStore().save(token)
+        print(f"Saved to {path} (readable only by you).", flush=True)
+    return token
+
+
+def saved_or_new_token(
+    config: OAuthConfig,
+    *,
+    store: TokenStore | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Token:
+    """The token 04_token_exchange saved (refreshed if it expired), or a fresh sign-in.
+
+    A new token is saved for the next notebook. Says in one line which it was.
+    """
+    store = store or TokenStore()
+    try:
+        token = store.load_for(config)
+        if token.is_expired(leeway=60):
+            token = tokens.refresh(config, token)
+            store.save(token)
+            print("The saved token had expired: refreshed it.", flush=True)
+        else:
+            print(f"Using the token saved in {store.path}.", flush=True)
+        return token
+    except NoSavedToken as e:
+        print(f"No usable saved token ({e.__class__.__name__}): signing in.", flush=True)
+    except (TokenError, TokenExpired) as e:
+        print(f"The saved token cannot be renewed ({type(e).__name__}): signing in.", flush=True)
+    token = sign_in(config, timeout=timeout)
+    store.save(token)
+    return token
+
+
+# --- scopes ----------------------------------------------------------------------------------
+
+
+class ScopePicker:
+    """Checkboxes, one per scope; ``.scopes`` is what is ticked."""
+
+    def __init__(
+        self,
+        selected: Sequence[str] = ("messaging.v1.send",),
+        *,
+        available: dict[str, str] | None = None,
+        widgets: bool | None = None,
+    ) -> None:
+        self.available = dict(available or KNOWN_SCOPES)
+        for scope in selected:
+            self.available.setdefault(scope, "")
+        self._selected = [s for s in self.available if s in selected]
+        self._widgets = widgets_enabled() if widgets is None else widgets
+        self.checkboxes: dict[str, object] = {}
+        self.widget = None
+        if self._widgets:
+            import ipywidgets as w
+
+            for scope, what in self.available.items():
+                box = w.Checkbox(
+                    value=scope in self._selected,
+                    description=f"{scope}" + (f" — {what}" if what else ""),
+                    indent=False,
+                    layout=w.Layout(width="auto"),
+                )
+                self.checkboxes[scope] = box
+            self.widget = w.VBox(list(self.checkboxes.values()))
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        if self._widgets:
+            return tuple(s for s, box in self.checkboxes.items() if box.value)
+        return tuple(self._selected)
+
+    def select(self, *scopes: str) -> None:
+        """Tick exactly these scopes."""
+        self._selected = [s for s in self.available if s in scopes]
+        for scope, box in self.checkboxes.items():
+            box.value = scope in scopes
+
+    def show(self) -> ScopePicker:
+        if self._widgets:
+            _display(self.widget)
+        else:
+            for scope, what in self.available.items():
+                mark = "x" if scope in self.scopes else " "
+                print(f"[{mark}] {scope}" + (f" — {what}" if what else ""))
+        return self
+
+    def __repr__(self) -> str:
+        return f"ScopePicker(scopes={' '.join(self.scopes)!r})"
+
+
+# --- the token card --------------------------------------------------------------------------
+
+
+class TokenCard:
+    """A token at a glance: masked values, principal, scopes and a live expiry countdown."""
+
+    def __init__(self, token: Token, *, widgets: bool | None = None) -> None:
+        self.token = token
+        self._widgets = widgets_enabled() if widgets is None else widgets
+        self.widget = None
+        if self._widgets:
+            import ipywidgets as w
+
+            self._expiry = w.HTML(self._expiry_html())
+            self.widget = w.VBox([w.HTML(self._table_html()), self._expiry])
+
+    def rows(self) -> list[tuple[str, str]]:
+        t = self.token
+        rows = [
+            ("Principal", t.principal or "(not given)"),
+            ("Token type", t.token_type),
+            ("Scopes granted", " ".join(t.scopes) or "(none)"),
+            ("Access token", mask(t.access_token) + " (masked)"),
+            ("Refresh token", mask(t.refresh_token) + " (masked)" if t.refresh_token else "none"),
+            ("Issued by", t.issuer or "(unknown)"),
+        ]
+        if t.missing_scopes:
+            rows.append(("Asked for, not granted", " ".join(t.missing_scopes)))
+        return rows
+
+    def expiry_text(self) -> str:
+        left = self.token.expires_in
+        if left is None:
+            return "The server gave no lifetime."
+        if left <= 0:
+            return f"Expired {-left} s ago: refresh it or sign in again."
+        minutes, seconds = divmod(left, 60)
+        return f"Expires in {minutes} min {seconds:02d} s."
+
+    def _table_html(self) -> str:
+        body = "".join(
+            f"<tr><th style='text-align:left;padding-right:1em'>{escape(k)}</th>"
+            f"<td><code>{escape(v)}</code></td></tr>"
+            for k, v in self.rows()
+        )
+        return f"<table>{body}</table>"
+
+    def _expiry_html(self) -> str:
+        colour = "#b00" if self.token.is_expired() else "#070"
+        return f'<span style="color:{colour}">⏱ {escape(self.expiry_text())}</span>'
+
+    def tick(self) -> None:
+        if self._widgets:
+            self._expiry.value = self._expiry_html()
+        if self.token.is_expired():
+            _ticker.discard(self)
+
+    def show(self) -> TokenCard:
+        if self._widgets:
+            _display(self.widget)
+            _ticker.add(self)
+        else:
+            print(str(self))
+        return self
+
+    def __str__(self) -> str:
+        width = max(len(k) for k, _ in self.rows())
+        lines = [f"{k:<{width}}  {v}" for k, v in self.rows()]
+        return "\n".join([*lines, f"{'Lifetime':<{width}}  {self.expiry_text()}"])
+
+    def __repr__(self) -> str:
+        return f"TokenCard({self.token!r})"
+
+
+# --- the paste fallback -----------------------------------------------------------------------
+
+
+class PasteBox:
+    """A text box for the address the browser ended on, checked by ``parse_callback_url``.
+
+    For remote Jupyter, where the browser cannot reach the kernel's 127.0.0.1. ``result`` holds
+    the accepted callback; ``on_result(result)`` is called when one is accepted.
+    """
+
+    def __init__(
+        self,
+        request: AuthorizationRequest,
+        *,
+        on_result: Callable[[CallbackResult], None] | None = None,
+        widgets: bool | None = None,
+    ) -> None:
+        self.request = request
+        self.on_result = on_result
+        self.result: CallbackResult | None = None
+        self.message = "Paste the whole address from the browser's address bar."
+        self._widgets = widgets_enabled() if widgets is None else widgets
+        self.widget = None
+        if self._widgets:
+            import ipywidgets as w
+
+            self.text = w.Text(
+                placeholder=request.redirect_uri + "?code=…&state=…",
+                layout=w.Layout(width="100%"),
+            )
+            self.button = w.Button(description="Check", icon="check")
+            self.button.on_click(lambda _: self.submit(self.text.value))
+            self._status = w.HTML(escape(self.message))
+            self.widget = w.VBox([w.HBox([self.text, self.button]), self._status])
+
+    def submit(self, address: str) -> CallbackResult | None:
+        """Check an address; returns the callback, or None (the reason is in ``message``)."""
+        try:
+            result = parse_callback_url(address, self.request.redirect_uri, self.request.state)
+        except OAuthTutorialError as e:
+            self._say(f"❌ {type(e).__name__}: {e}")
+            return None
+        self.result = result
+        self._say(f"✅ Accepted: {result!r}")
+        if self.widget is not None:
+            self.text.value = ""  # the code is a credential: do not leave it on screen
+        if self.on_result is not None:
+            self.on_result(result)
+        return result
+
+    def _say(self, message: str) -> None:
+        self.message = message
+        if self._widgets:
+            self._status.value = escape(message)
+        else:
+            print(message, flush=True)
+
+    def show(self) -> PasteBox:
+        if self._widgets:
+            _display(self.widget)
+        else:
+            print(self.message + " Then call .submit(address).")
+        return self
+
+
+# --- the HTTP exchanges -----------------------------------------------------------------------
+
+
+class TraceView:
+    """The HTTP exchanges of a ``Trace`` (already redacted), one collapsible block each."""
+
+    def __init__(self, trace: Trace, *, widgets: bool | None = None) -> None:
+        self.trace = trace
+        self._widgets = widgets_enabled() if widgets is None else widgets
+        self.widget = None
+        if self._widgets:
+            import ipywidgets as w
+
+            self.widget = w.Accordion()
+            self.refresh()
+
+    def titles(self) -> list[str]:
+        return [f"{e.method} {e.url} → {e.status}" for e in self.trace.exchanges]
+
+    def refresh(self) -> None:
+        """Redraw from the trace (after more calls were recorded)."""
+        if not self._widgets:
+            return
+        import ipywidgets as w
+
+        children = [
+            w.HTML(f"<pre style='white-space:pre-wrap'>{escape(str(e))}</pre>")
+            for e in self.trace.exchanges
+        ]
+        self.widget.children = children
+        self.widget.titles = tuple(self.titles())
+        if children:
+            self.widget.selected_index = len(children) - 1
+
+    def show(self) -> TraceView:
+        if self._widgets:
+            self.refresh()
+            _display(self.widget)
+        else:
+            print(str(self.trace))
+        return self
+
+    def __repr__(self) -> str:
+        return f"TraceView({len(self.trace.exchanges)} exchange(s))"

@@ -1,0 +1,229 @@
+"""The notebook views, in plain pytest: widgets built, clicked and updated from other threads."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from helpers import ui
+from helpers.authorization import AuthorizationRequest
+from helpers.errors import AuthorizationDenied
+from helpers.tokens import Token, TokenStore
+from helpers.trace import Trace
+
+pytest.importorskip("ipywidgets")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def cfg(config):
+    from dataclasses import replace
+
+    return replace(config, redirect_uri=f"http://127.0.0.1:{free_port()}/login/oauth2/code/goto")
+
+
+def a_token(**overrides) -> Token:
+    values = dict(
+        access_token="AT-secret-value-0123456789",
+        refresh_token="RT-secret-value-9876543210",
+        expires_at=time.time() + 3600,
+        scopes=("messaging.v1.send",),
+        requested_scopes=("messaging.v1.send", "messaging.v1.read"),
+        principal="learner@example.com",
+        issuer="http://127.0.0.1:1",
+    )
+    values.update(overrides)
+    return Token(**values)
+
+
+def send_callback(redirect_uri: str, delay: float = 0.2, **params) -> threading.Thread:
+    """What the browser does after Allow/Deny: a GET on the redirect URI, from another thread."""
+
+    def go():
+        time.sleep(delay)
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(redirect_uri + "?" + urlencode(params), timeout=5).read()
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_sign_in_panel_shows_link_and_button_opens_the_browser(monkeypatch):
+    opened = []
+    monkeypatch.setattr(ui.browser, "open_url", lambda url, **kw: opened.append(url) or True)
+    panel = ui.SignInPanel("http://127.0.0.1:9/oauth/authorize?x=<1>", widgets=True)
+    assert "http://127.0.0.1:9/oauth/authorize?x=&lt;1&gt;" in panel._link.value
+    panel.button.click()
+    assert opened == ["http://127.0.0.1:9/oauth/authorize?x=<1>"]
+
+
+def test_panel_status_is_updated_from_another_thread_with_time_left():
+    panel = ui.SignInPanel("http://127.0.0.1:9/a", widgets=True)
+    panel.start_countdown(120)
+    assert "s left" in panel._status.value
+    t = threading.Thread(target=panel.on_event, args=("received", "Callback received."))
+    t.start()
+    t.join()
+    assert panel.kind == "received"
+    assert "Callback received." in panel._status.value
+    panel.on_event("stopped", "Stopped listening.")  # after an outcome, stop adds nothing
+    assert panel.kind == "received"
+    assert panel.seconds_left is None
+
+
+def test_countdown_ticks(monkeypatch):
+    panel = ui.SignInPanel("http://127.0.0.1:9/a", widgets=True)
+    panel.start_countdown(50)
+    first = panel.seconds_left
+    panel._deadline -= 10
+    panel.tick()
+    assert panel.seconds_left <= first - 10
+    assert f"{panel.seconds_left} s left" in panel._status.value
+
+
+def test_plain_text_panel_prints_lines(capsys):
+    panel = ui.SignInPanel("http://127.0.0.1:9/a", widgets=False).show()
+    panel.start_countdown(10)
+    panel.on_event("ignored", "callback refused (403)")
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:9/a" in out
+    assert "[ignored] callback refused (403)" in out
+    assert panel.widget is None
+
+
+def test_sign_in_runs_the_whole_flow_and_never_prints_secrets(
+    cfg, token_server, capsys, monkeypatch
+):
+    token_server.answer_json(
+        {
+            "access_token": "AT-very-secret-abcdefghijkl",
+            "refresh_token": "RT-very-secret-abcdefghijkl",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "scope": "messaging.v1.send",
+            "principal": "learner@example.com",
+        }
+    )
+    sent = []
+
+    def stand_in_browser(url, **kw):
+        # Signs in and clicks Allow at once: the server redirects back with a code and the state.
+        state = parse_qs(urlsplit(url).query)["state"][0]
+        sent.append(send_callback(cfg.redirect_uri, code="CODE-very-secret-123456", state=state))
+        return True
+
+    monkeypatch.setattr(ui.browser, "open_url", stand_in_browser)
+    token = ui.sign_in(cfg, timeout=10)
+    sent[0].join()
+    assert token.principal == "learner@example.com"
+    out = capsys.readouterr().out
+    assert "Token received" in out
+    for secret in ("AT-very-secret", "RT-very-secret", "CODE-very-secret", cfg.client_secret):
+        assert secret not in out
+
+
+def test_wait_for_callback_reports_a_denial(cfg):
+    request = AuthorizationRequest.new(cfg)
+    panel = ui.SignInPanel(request.url, widgets=True)
+    send_callback(request.redirect_uri, error="access_denied", state=request.state)
+    with pytest.raises(AuthorizationDenied):
+        ui.wait_for_callback(cfg, request, timeout=10, open_browser=False, panel=panel)
+    assert panel.kind == "error"
+    assert "access_denied" in panel._status.value
+
+
+def test_saved_or_new_token_uses_the_saved_token(cfg, tmp_path, capsys):
+    store = TokenStore(tmp_path / "t.json")
+    store.save(a_token(issuer=cfg.service_url))
+    token = ui.saved_or_new_token(cfg, store=store)
+    assert token.principal == "learner@example.com"
+    assert "Using the token saved" in capsys.readouterr().out
+
+
+def test_saved_or_new_token_refreshes_an_expired_one(cfg, token_server, tmp_path):
+    store = TokenStore(tmp_path / "t.json")
+    store.save(a_token(issuer=cfg.service_url, expires_at=time.time() - 5))
+    token_server.answer_json({"access_token": "AT-new-value-0123456789", "expires_in": 3600})
+    token = ui.saved_or_new_token(cfg, store=store)
+    assert token.access_token == "AT-new-value-0123456789"
+    assert token.refresh_token == "RT-secret-value-9876543210"  # kept: GoTo sends none back
+    assert json.loads(store.path.read_text())["access_token"] == "AT-new-value-0123456789"
+
+
+def test_scope_picker_checkboxes():
+    picker = ui.ScopePicker(("messaging.v1.send",), widgets=True)
+    assert picker.scopes == ("messaging.v1.send",)
+    picker.checkboxes["messaging.v1.read"].value = True
+    assert picker.scopes == ("messaging.v1.send", "messaging.v1.read")
+    picker.select("messaging.v1.read")
+    assert picker.scopes == ("messaging.v1.read",)
+    plain = ui.ScopePicker(("messaging.v1.read",), widgets=False)
+    assert plain.scopes == ("messaging.v1.read",)
+
+
+def test_token_card_masks_and_counts_down(capsys):
+    token = a_token()
+    card = ui.TokenCard(token, widgets=True)
+    html = card.widget.children[0].value + card._expiry.value
+    assert "learner@example.com" in html
+    assert "AT-secret" not in html and "RT-secret" not in html
+    assert "Expires in 59 min" in card._expiry.value or "Expires in 60 min" in card._expiry.value
+    assert "messaging.v1.read" in html  # asked for, not granted
+    expired = ui.TokenCard(a_token(expires_at=time.time() - 3), widgets=False).show()
+    out = capsys.readouterr().out
+    assert "Expired" in out and "AT-secret" not in out
+    expired.tick()
+
+
+def test_paste_box_accepts_the_right_state_and_refuses_a_forgery(cfg):
+    request = AuthorizationRequest.new(cfg)
+    got = []
+    box = ui.PasteBox(request, on_result=got.append, widgets=True)
+    box.text.value = f"{request.redirect_uri}?code=abc&state=forged"
+    box.button.click()
+    assert "StateMismatch" in box._status.value and box.result is None
+    box.text.value = f"{request.redirect_uri}?code=CODE-secret-abcdefgh&state={request.state}"
+    box.button.click()
+    assert box.result is not None and got == [box.result]
+    assert box.text.value == ""
+    assert "CODE-secret" not in box._status.value
+
+
+def test_trace_view_shows_redacted_exchanges(cfg, token_server, capsys):
+    from helpers import tokens
+
+    token_server.answer_json({"access_token": "AT-traced-secret-0123456", "expires_in": 60})
+    trace = Trace()
+    request = AuthorizationRequest.new(cfg)
+    tokens.exchange(cfg, request, "CODE-traced-secret-123", trace=trace)
+    view = ui.TraceView(trace, widgets=True)
+    assert view.titles() == [f"POST {cfg.token_url} → 200"]
+    text = view.widget.children[0].value
+    assert "Basic" in text
+    for secret in ("AT-traced-secret", "CODE-traced-secret", cfg.client_secret):
+        assert secret not in text
+    ui.TraceView(trace, widgets=False).show()
+    assert "AT-traced-secret" not in capsys.readouterr().out
+
+
+def test_widgets_are_off_outside_a_kernel():
+    assert ui.widgets_enabled() is False
+    ui.use_widgets(True)
+    try:
+        assert ui.widgets_enabled() is True
+    finally:
+        ui.use_widgets(None)
