@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import callback
 from helpers.callback import CallbackListener, CallbackResult, parse_callback_url
@@ -283,6 +285,19 @@ def test_malformed_request_line_never_echoes_the_code(listener, uri):
     assert CODE.encode() not in answer
 
 
+def test_echoed_path_is_escaped_in_the_404_page(listener, uri):
+    answer = raw(port_of(uri), b"GET /<script>alert(1)</script> HTTP/1.1\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 404 ")
+    assert b"<script>" not in answer and b"&lt;script&gt;" in answer
+
+
+def test_localhost_and_127_0_0_1_are_the_same_listening_address(uri):
+    port = port_of(uri)
+    old = CallbackListener(f"http://localhost:{port}{PATH}", "old-state").start()
+    with CallbackListener(uri, STATE) as new:
+        assert not old.is_running and new.is_running
+
+
 def test_idle_preconnect_socket_does_not_block_the_callback(listener, uri):
     with socket.create_connection(("127.0.0.1", port_of(uri))):  # connects, sends nothing
         started = time.monotonic()
@@ -521,6 +536,17 @@ def test_parse_callback_url_errors_raise_denied_and_failed(uri):
 def test_parse_callback_url_rejects_garbage_and_wrong_paths(address, uri):
     with pytest.raises(InvalidCallbackAddress):
         parse_callback_url(address, uri, STATE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(query=st.text(max_size=200), state=st.text(min_size=1, max_size=20))
+def test_parse_callback_url_only_returns_a_result_or_raises_a_named_error(query, state):
+    redirect = f"http://127.0.0.1:5000{PATH}"
+    try:
+        result = parse_callback_url(f"{redirect}?{query}", redirect, state)
+    except CallbackError:
+        return
+    assert result.code and result.state == state
 
 
 def test_callback_result_repr_masks_the_code():
