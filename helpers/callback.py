@@ -29,6 +29,7 @@ import os
 import selectors
 import socket
 import socketserver
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -397,8 +398,9 @@ class _CallbackServer(ThreadingHTTPServer):
 
     def handle_error(self, request: object, client_address: object) -> None:
         # The stdlib prints a traceback to stderr (the notebook); a reset connection is not
-        # worth one. Report it as an ignored request instead.
-        self.listener._emit("ignored", "a connection failed while being answered")
+        # worth one. Report it as an ignored request instead, naming the exception.
+        kind = type(sys.exc_info()[1]).__name__
+        self.listener._emit("ignored", f"a connection failed while being answered ({kind})")
 
 
 class _CallbackServer6(_CallbackServer):
@@ -553,9 +555,7 @@ class CallbackListener:
     def is_running(self) -> bool:
         """True while the server accepts connections."""
         thread = self._thread
-        return (
-            thread is not None and thread.is_alive() and not self._stop_requested.is_set()
-        )
+        return thread is not None and thread.is_alive() and not self._stop_requested.is_set()
 
     @property
     def status(self) -> ListenerEvent | None:

@@ -399,7 +399,9 @@ def test_interrupting_wait_frees_the_port(uri):
         pytest.skip("signals reach the main thread only")
     lst = CallbackListener(uri, STATE).start()
     # A real SIGINT, as the kernel's Interrupt button sends, arrives while wait() blocks.
-    timer = threading.Timer(0.2, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    timer = threading.Timer(
+        0.2, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)
+    )
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
