@@ -1,0 +1,124 @@
+"""``python -m helpers.sandbox``: run the sandbox in this terminal (Ctrl+C stops it).
+
+``python -m helpers.sandbox stop`` stops the one running on a data folder (or port).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from . import DEFAULT_PORT, _resolve, stop_running
+from .defaults import DEFAULT_HOST
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.sandbox",
+        description="A local GoTo-compatible OAuth 2.0 authorization server and API, for "
+        "learning the Authorization Code Grant offline. 'stop' stops a running one.",
+    )
+    parser.add_argument("command", nargs="?", choices=["serve", "stop"], default="serve")
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help=f"port ({DEFAULT_PORT})")
+    parser.add_argument("--data-dir", default=None, help="folder for the SQLite state")
+    parser.add_argument("--client-id", default=None, help="the demo client's id")
+    parser.add_argument("--client-secret", default=None, help="the demo client's secret")
+    parser.add_argument("--user-email", default=None, help="the demo user's email")
+    parser.add_argument("--user-password", default=None, help="the demo user's password")
+    parser.add_argument("--access-token-lifetime", type=int, default=3600, metavar="SECONDS")
+    parser.add_argument(
+        "--refresh-token-lifetime", type=int, default=30 * 24 * 3600, metavar="SECONDS"
+    )
+    parser.add_argument("--code-lifetime", type=int, default=600, metavar="SECONDS")
+    parser.add_argument(
+        "--refresh-mode",
+        choices=["goto", "rotate"],
+        default="goto",
+        help="goto: refresh keeps the refresh token (GoTo's way); rotate: a new one each time, "
+        "reuse of an old one revokes the family (RFC 9700 §4.14)",
+    )
+    parser.add_argument(
+        "--idle-exit",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="stop after this long without a request (0: never)",
+    )
+    parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Like ensure_running: options, then OAUTH_SANDBOX_DIR / OAUTH_SANDBOX_PORT, then defaults.
+    data_dir, port = _resolve(args.data_dir, args.port)
+    if args.command == "stop":
+        stopped = stop_running(data_dir=data_dir, port=port)
+        print("Stopped the sandbox." if stopped else "No sandbox was running there.")
+        return 0
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from .server import RunningSandbox, build
+
+    try:
+        httpd = build(
+            data_dir,
+            host=args.host,
+            port=port,
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            user_email=args.user_email,
+            user_password=args.user_password,
+            access_token_lifetime=args.access_token_lifetime,
+            refresh_token_lifetime=args.refresh_token_lifetime,
+            code_lifetime=args.code_lifetime,
+            refresh_mode=args.refresh_mode,
+        )
+    except OSError as exc:
+        print(f"The sandbox cannot listen on {args.host}:{port}: {exc}", file=sys.stderr)
+        return 2
+    sandbox = RunningSandbox(httpd, idle_exit=args.idle_exit or None)
+    info = sandbox.info
+
+    def on_signal(signum, frame):
+        sandbox.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    sandbox.start()
+    if args.background:
+        logging.getLogger("helpers.sandbox").info(
+            "sandbox serving %s from %s", info.url, info.data_dir
+        )
+    else:
+        # The instructor's own terminal: showing the secret here is the point.
+        print(
+            f"GoTo OAuth sandbox running at {info.url}\n"
+            f"  data folder    {info.data_dir}\n"
+            f"  client id      {info.client_id}\n"
+            f"  client secret  {info.client_secret}\n"
+            f"  redirect URI   http://127.0.0.1:<any port>/login/oauth2/code/goto\n"
+            f"  demo user      {info.user_email} / {info.user_password}\n"
+            f"  refresh mode   {args.refresh_mode}\n"
+            f"  requests log   {info.url}/debug/requests\n"
+            "Press Ctrl+C to stop.",
+            flush=True,
+        )
+    try:
+        while not sandbox.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

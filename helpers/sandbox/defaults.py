@@ -1,0 +1,69 @@
+"""The sandbox's fixed names and defaults (stdlib only: cheap to import)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+#: Background sandboxes stop after this long without a request.
+DEFAULT_IDLE_EXIT = 2 * 3600
+
+DEMO_CLIENT_ID = "8a3f2c71-5d4e-4b6a-9e0f-1c2d3e4f5a6b"
+DEMO_CLIENT_NAME = "tutorial-oauth-client"
+#: Registered like the tutorial's client; any port works on 127.0.0.1 (RFC 8252 §7.3).
+DEMO_REDIRECT_URI = "http://127.0.0.1:5000/login/oauth2/code/goto"
+DEMO_SCOPES = ("messaging.v1.send", "messaging.v1.read", "identity:scim.me")
+DEMO_USER_EMAIL = "learner@example.com"
+DEMO_USER_PASSWORD = "tutorial"
+
+SECRET_FILE = "client_secret.txt"
+
+
+def generate_client_secret() -> str:
+    """A random secret shaped like GoTo's: base64 with '+' (and '=' padding) in it.
+
+    Those characters are what RFC 6749 §2.3.1's form-encoding before HTTP Basic is about.
+    """
+    secret = base64.b64encode(secrets.token_bytes(23)).decode("ascii")  # 32 chars, one '='
+    if "+" not in secret:
+        at = secrets.randbelow(len(secret) - 2)
+        secret = secret[:at] + "+" + secret[at + 1 :]
+    return secret
+
+
+def demo_client_secret(data_dir: str | os.PathLike) -> str:
+    """The demo client's secret: made once, when the data folder is created, then kept."""
+    path = Path(data_dir) / SECRET_FILE
+    try:
+        secret = path.read_text("utf-8").strip()
+        if secret:
+            return secret
+    except OSError:
+        pass
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    secret = generate_client_secret()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text("utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    return secret
+
+
+def default_data_dir() -> Path:
+    """``<repo>/.sandbox`` in a source checkout, else a per-user cache folder."""
+    import helpers
+
+    root = Path(helpers.__file__).resolve().parents[1]
+    if (root / "pyproject.toml").is_file():
+        return root / ".sandbox"
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "goto-oauth-sandbox"
