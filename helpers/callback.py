@@ -46,7 +46,9 @@ from .errors import (
     AuthorizationFailed,
     CallbackError,
     CallbackTimeout,
+    CannotListen,
     InvalidCallbackAddress,
+    ListenerStopped,
     PortInUse,
     StateMismatch,
 )
@@ -485,7 +487,7 @@ class CallbackListener:
                 # WSAEACCES (10013): Windows' answer when the port is held exclusively.
                 if exc.errno == errno.EADDRINUSE or getattr(exc, "winerror", None) == 10013:
                     raise PortInUse(self.host, self.port) from exc
-                raise
+                raise CannotListen(self.host, self.port, exc.strerror or str(exc)) from exc
             server.listener = self
             wake = socket.socketpair()
             thread = threading.Thread(
@@ -517,10 +519,7 @@ class CallbackListener:
                 raise CallbackTimeout(timeout or 0.0, self.redirect_uri)
             outcome = self._outcome
             if outcome is None:
-                raise CallbackError(
-                    "This listener was stopped before a callback arrived (stop() was called, or "
-                    "a newer listener on the same port replaced it). Start a new sign-in."
-                )
+                raise ListenerStopped()
             if outcome.error is not None:
                 raise outcome.error
             assert outcome.result is not None

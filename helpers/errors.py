@@ -107,6 +107,29 @@ class StateMismatch(CallbackError):
         )
 
 
+class ListenerStopped(CallbackError):
+    """The listener was stopped (or replaced by a newer one) before a callback arrived."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This listener was stopped before a callback arrived (stop() was called, or a newer "
+            "listener on the same port replaced it, e.g. when a cell was run again). Wait on the "
+            "newest listener, or start a new sign-in."
+        )
+
+
+class CannotListen(CallbackError):
+    """The listener could not bind its address for a reason other than a busy port."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        self.host = host
+        self.port = port
+        super().__init__(
+            f"Cannot listen on {host} port {port}: {reason}. If the redirect URI uses [::1], this "
+            "machine may have IPv6 turned off: register http://127.0.0.1:PORT/... instead."
+        )
+
+
 class InvalidCallbackAddress(CallbackError):
     """A pasted address is not a callback to our redirect URI."""
 
