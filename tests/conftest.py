@@ -48,3 +48,33 @@ def config(token_server, clean_env) -> OAuthConfig:
         scopes=("messaging.v1.send",),
         api_url=token_server.url,
     )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A real sandbox on a free loopback port, with its own SQLite database."""
+    from helpers.sandbox import serve_in_thread
+
+    with serve_in_thread(tmp_path / "sandbox") as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox_env(sandbox, clean_env, monkeypatch):
+    """Environment that points config.load() at the test's sandbox, as the notebooks see it."""
+    port = int(sandbox.url.rsplit(":", 1)[1])
+    monkeypatch.setenv("OAUTH_SANDBOX_DIR", sandbox.info.data_dir)
+    monkeypatch.setenv("OAUTH_SANDBOX_PORT", str(port))
+    monkeypatch.setenv(
+        "OAUTH_REDIRECT_URI", f"http://127.0.0.1:{free_port()}/login/oauth2/code/goto"
+    )
+    monkeypatch.setenv("OAUTH_TOKEN_FILE", str(clean_env / "tokens.json"))
+    return sandbox
