@@ -33,9 +33,7 @@ def _location_params(response) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
 
 
-def test_scripted_browser_signs_in_and_reaches_the_callback_with_code_and_state(
-    sandbox, listener
-):
+def test_scripted_browser_signs_in_and_reaches_the_callback_with_code_and_state(sandbox, listener):
     url = authorize_url(sandbox, listener, state="abc123")
     response = sign_in(url)
     assert response.status_code == 200
@@ -122,9 +120,7 @@ def test_a_signed_in_browser_goes_straight_to_consent(sandbox, listener):
 
 
 def test_consent_page_names_client_user_and_each_scope_in_plain_language(sandbox, listener):
-    browser, _, fields = _open_login(
-        sandbox, listener, scope="messaging.v1.send messaging.v1.read"
-    )
+    browser, _, fields = _open_login(sandbox, listener, scope="messaging.v1.send messaging.v1.read")
     consent = browser.post(
         f"{sandbox.url}/oauth/login",
         data={**fields, "email": sandbox.info.user_email, "password": "tutorial"},
@@ -252,9 +248,7 @@ def test_missing_redirect_uri_uses_the_registered_one(sandbox):
         ({"code_challenge_method": "S256"}, "invalid_request"),
     ],
 )
-def test_other_authorization_errors_redirect_with_error_and_state(
-    sandbox, listener, params, error
-):
+def test_other_authorization_errors_redirect_with_error_and_state(sandbox, listener, params, error):
     answer = requests.get(
         authorize_url(sandbox, listener, state="keep-me", **params),
         allow_redirects=False,
