@@ -3,7 +3,7 @@
     >>> from helpers import config, ui
     >>> cfg = config.load()
     >>> token = ui.sign_in(cfg)        # shows the sign-in panel, opens the browser, waits
-    >>> ui.TokenCard(token).show()     # masked token, principal, scopes, live expiry
+    >>> ui.TokenCard(token)            # masked token, principal, scopes, live expiry
 
 Nothing here speaks OAuth: every protocol step is a call to ``authorization``, ``callback``,
 ``tokens`` or ``browser``. The views only show what those calls did. No cell depends on a
@@ -241,6 +241,10 @@ class SignInPanel:
             print(f"{self.label}: {self.url}", flush=True)
         return self
 
+    def _ipython_display_(self) -> None:
+        # The view as a cell's last expression shows itself, like a widget would.
+        self.show()
+
     def __repr__(self) -> str:
         return f"SignInPanel({self.kind}: {self.status_text})"
 
@@ -391,6 +395,10 @@ class ScopePicker:
                 print(f"[{mark}] {scope}" + (f" — {what}" if what else ""))
         return self
 
+    def _ipython_display_(self) -> None:
+        # The view as a cell's last expression shows itself, like a widget would.
+        self.show()
+
     def __repr__(self) -> str:
         return f"ScopePicker(scopes={' '.join(self.scopes)!r})"
 
@@ -459,6 +467,10 @@ class TokenCard:
         else:
             print(str(self))
         return self
+
+    def _ipython_display_(self) -> None:
+        # The view as a cell's last expression shows itself, like a widget would.
+        self.show()
 
     def __str__(self) -> str:
         width = max(len(k) for k, _ in self.rows())
@@ -533,6 +545,10 @@ class PasteBox:
             print(self.message + " Then call .submit(address).")
         return self
 
+    def _ipython_display_(self) -> None:
+        # The view as a cell's last expression shows itself, like a widget would.
+        self.show()
+
 
 # --- the HTTP exchanges -----------------------------------------------------------------------
 
@@ -575,6 +591,10 @@ class TraceView:
         else:
             print(str(self.trace))
         return self
+
+    def _ipython_display_(self) -> None:
+        # The view as a cell's last expression shows itself, like a widget would.
+        self.show()
 
     def __repr__(self) -> str:
         return f"TraceView({len(self.trace.exchanges)} exchange(s))"
