@@ -167,6 +167,19 @@ def _pid_alive(pid) -> bool:
     return True
 
 
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        if os.name != "nt":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _spawn(data_dir: Path, port: int, idle_exit: float) -> subprocess.Popen:
     """Start ``python -m helpers.sandbox`` detached: it outlives this kernel."""
     import helpers
@@ -241,6 +254,8 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
     state = _read_state(data_dir)
     if state is not None and not _pid_alive(state.get("pid")):
         (data_dir / STATE_FILE).unlink(missing_ok=True)  # a stale file from a killed sandbox
+    if not _port_free(port):
+        raise _not_ours(port, _health(port))
     idle = float(os.environ.get("OAUTH_SANDBOX_IDLE_EXIT") or DEFAULT_IDLE_EXIT)
     proc = _spawn(data_dir, port, idle)
     deadline = time.monotonic() + timeout
@@ -256,7 +271,7 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
             if info is not None:
                 return info
             health = _health(port)
-            if health is not None:
+            if health is not None or not _port_free(port):
                 raise _not_ours(port, health)
             raise SandboxError(
                 f"The sandbox could not start on port {port} (exit code {proc.returncode}). "
@@ -285,6 +300,9 @@ def stop_running(*, data_dir=None, port=None, timeout: float = 5.0) -> bool:
         Faults(target)._post("shutdown", {})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and _get_json(target + "/health", 0.3):
+            time.sleep(0.05)
+        # It removes its state file last, just before its process ends.
+        while time.monotonic() < deadline and _read_state(data_dir) == state and state:
             time.sleep(0.05)
         return True
     if state is not None and not _pid_alive(state.get("pid")):

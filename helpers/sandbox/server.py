@@ -130,7 +130,8 @@ def redact(value: str | None) -> str:
 
 def redact_query(query: str) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, redact(v) if k in SECRET_PARAMS else v) for k, v in pairs], safe="…:/")
+    # Shown decoded: this is for reading, not for sending.
+    return "&".join(f"{k}={redact(v) if k in SECRET_PARAMS else v}" for k, v in pairs)
 
 
 def redact_target(target: str) -> str:
@@ -167,7 +168,7 @@ def redact_body(body: bytes, content_type: str) -> str:
                 k: redact(v) if k in SECRET_PARAMS and isinstance(v, str) else v
                 for k, v in data.items()
             }
-        return json.dumps(data, indent=1)
+        return json.dumps(data, indent=1, ensure_ascii=False)
     if "x-www-form-urlencoded" in content_type:
         return redact_query(text)
     if "html" in content_type:
@@ -1124,6 +1125,8 @@ class RunningSandbox:
         self._idle_exit = idle_exit
         self._state_file = state_file
         self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._done = False
         self._thread: threading.Thread | None = None
         self.app.on_shutdown = self.stop
 
@@ -1146,6 +1149,7 @@ class RunningSandbox:
         while not self._stopped.wait(step):
             if time.monotonic() - self.app.last_activity > self._idle_exit:
                 log.info("idle for %s s: stopping", self._idle_exit)
+                self._stopped.set()  # the main thread (or whoever waits) finishes the stop
                 self.stop()
                 return
 
@@ -1155,16 +1159,18 @@ class RunningSandbox:
 
     def stop(self) -> None:
         """Stop serving, free the port, remove the state file. Safe to call twice."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self.httpd.shutdown()
-            self._thread.join(timeout=5)
-        self.httpd.server_close()
-        if self._state_file:
-            remove_state_file(self.app)
-        self.app.store.close()
+        self._stopped.set()  # wakes wait() at once
+        with self._stop_lock:  # a second caller returns only once the first one is done
+            if self._done:
+                return
+            if self._thread is not None and self._thread is not threading.current_thread():
+                self.httpd.shutdown()
+                self._thread.join(timeout=5)
+            self.httpd.server_close()
+            if self._state_file:
+                remove_state_file(self.app)
+            self.app.store.close()
+            self._done = True
 
     def __enter__(self) -> RunningSandbox:
         return self
@@ -1173,7 +1179,7 @@ class RunningSandbox:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "stopped" if self._stopped.is_set() else "running"
+        state = "stopped" if self._done else "running"
         return f"RunningSandbox({self.url!r}, {state})"
 
     # fault switches and test helpers, delegated to the app
