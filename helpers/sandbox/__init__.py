@@ -255,7 +255,17 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
     if state is not None and not _pid_alive(state.get("pid")):
         (data_dir / STATE_FILE).unlink(missing_ok=True)  # a stale file from a killed sandbox
     if not _port_free(port):
-        raise _not_ours(port, _health(port))
+        # Perhaps another kernel's sandbox bound it a moment ago and is still starting.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            health = _health(port, timeout=0.5)
+            info = _info_if_ours(data_dir, port, health)
+            if info is not None:
+                return info
+            if health is not None:
+                break
+            time.sleep(0.1)
+        raise _not_ours(port, health)
     idle = float(os.environ.get("OAUTH_SANDBOX_IDLE_EXIT") or DEFAULT_IDLE_EXIT)
     proc = _spawn(data_dir, port, idle)
     deadline = time.monotonic() + timeout
