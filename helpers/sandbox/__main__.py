@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("oauthlib").setLevel(logging.INFO)  # its DEBUG lines include tokens
     from .server import RunningSandbox, build
 
     try:

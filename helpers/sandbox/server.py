@@ -809,20 +809,13 @@ class SandboxApp:
         }
 
     def home(self, req: Request) -> Response:
-        message = (
-            "This is the local GoTo-compatible authorization server. Start a sign-in from a "
-            "notebook; recent requests are listed at /debug/requests."
+        body = page(
+            "Sandbox",
+            "home.html",
+            client_id=self.demo.client_id,
+            user_email=self.demo.user_email,
         )
-        return html_response(
-            200,
-            page(
-                "Sandbox",
-                "error.html",
-                heading="GoTo OAuth sandbox",
-                message=message,
-                hint=f"Demo client: {self.demo.client_id} · demo user: {self.demo.user_email}",
-            ),
-        )
+        return html_response(200, body)
 
     def control(self, req: Request) -> Response:
         """POST /sandbox/<switch>, from this machine only, with a JSON body (no cross-site
