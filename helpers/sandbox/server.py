@@ -993,6 +993,7 @@ class _Handler(BaseHTTPRequestHandler):
 class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # a classroom connecting at once must not overflow the backlog
 
     def __init__(self, address, app: SandboxApp) -> None:
         self.app = app

@@ -27,11 +27,15 @@ class _Listener(BaseHTTPRequestHandler):
         pass
 
 
+class _ListenerServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # fifty learners' browsers arrive at once
+
+
 @pytest.fixture(scope="session")
 def listener():
     """A callback listener standing in for the learner's (answers 200 to any GET)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Listener)
-    server.daemon_threads = True
+    server = _ListenerServer(("127.0.0.1", 0), _Listener)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()
