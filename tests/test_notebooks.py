@@ -75,6 +75,10 @@ def notebook_env(tmp_path_factory):
             "BROWSER": f"{sys.executable} {Path(__file__).resolve()} %s",
             "NOTEBOOK_TEST_DENY_SCOPE": DENY_SCOPE,
             "PYTHONPATH": str(REPO),
+            # Set and empty, these beat a contributor's .env: the kernels never reach GoTo.
+            "OAUTH_SERVICE_URL": "",
+            "OAUTH_SCOPES": "",
+            "GOTO_API_URL": "",
         }
         yield sandbox, env, root
 
