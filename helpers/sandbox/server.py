@@ -29,7 +29,6 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
@@ -103,16 +102,13 @@ class Request:
         return dict(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
 
     def cookie(self, name: str) -> str | None:
-        raw = self.headers.get("cookie")
-        if not raw:
-            return None
-        try:
-            jar = SimpleCookie()
-            jar.load(raw)
-        except CookieError:
-            return None
-        morsel = jar.get(name)
-        return morsel.value if morsel else None
+        # Parsed by hand: http.cookies gives up on the whole header at the first cookie it
+        # dislikes, and 127.0.0.1 also carries Jupyter's (and any local app's) cookies.
+        for part in self.headers.get("cookie", "").split(";"):
+            key, sep, value = part.strip().partition("=")
+            if sep and key == name:
+                return value.strip().strip('"') or None
+        return None
 
 
 class BadInput(Exception):

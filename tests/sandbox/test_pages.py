@@ -308,3 +308,27 @@ def test_code_from_the_pages_is_bound_to_the_signed_in_user(sandbox, listener):
     sandbox.add_user("second@example.com", "pw-2")
     code = get_code(sandbox, listener, email="second@example.com", password="pw-2")
     assert code
+
+
+def test_the_session_survives_other_local_apps_odd_cookies(sandbox, listener):
+    # 127.0.0.1 carries Jupyter's cookies too; http.cookies would drop the whole header.
+    browser, _, fields = _open_login(sandbox, listener)
+    ours = next(c for c in browser.cookies if c.name.startswith("oauth_sandbox_"))
+    header = (
+        '_xsrf=2|abc|def|123; username-127-0-0-1-8888="2|1:0|10:17|23:u|44:abc==|d3"; '
+        f"weird cookie=1; {ours.name}={ours.value}"
+    )
+    answer = requests.post(
+        f"{sandbox.url}/oauth/login",
+        data={**fields, "email": sandbox.info.user_email, "password": "tutorial"},
+        headers={"Cookie": header},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 303
+
+
+def test_head_and_home_page_answer(sandbox):
+    assert requests.head(sandbox.url + "/health", timeout=TIMEOUT).status_code == 200
+    home = requests.get(sandbox.url + "/", timeout=TIMEOUT)
+    assert home.status_code == 200 and sandbox.info.client_id in home.text
