@@ -281,3 +281,53 @@ def test_the_request_log_keeps_only_the_last_200(sandbox):
         for _ in range(210):
             session.get(sandbox.url + "/health", timeout=TIMEOUT)
     assert len(sandbox.app.log) == 200
+
+
+def test_stop_with_nothing_running_says_so(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helpers.sandbox",
+            "stop",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            str(_free_port()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0 and "No sandbox" in done.stdout
+
+
+def test_the_fault_client_names_an_unreachable_sandbox(tmp_path):
+    from helpers.sandbox import faults
+
+    with pytest.raises(SandboxError, match="Could not reach"):
+        faults(f"http://127.0.0.1:{_free_port()}").fail_next_token_request()
+
+
+def test_options_set_users_lifetimes_and_demo_credentials(tmp_path, listener):
+    with serve_in_thread(
+        tmp_path,
+        client_id="my-client",
+        client_secret="s3cret+/=",
+        user_email="teacher@example.com",
+        user_password="pw",
+        users={"pupil@example.com": "pupil-pw"},
+        access_token_lifetime=120,
+    ) as sandbox:
+        assert sandbox.info.client_id == "my-client"
+        assert tokens_for(sandbox, listener)["principal"] == "teacher@example.com"
+        pupil = tokens_for(sandbox, listener, email="pupil@example.com", password="pupil-pw")
+        assert pupil["principal"] == "pupil@example.com"
+        assert pupil["expires_in"] == 120
+
+
+def test_a_bad_port_variable_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("OAUTH_SANDBOX_PORT", "eighty")
+    with pytest.raises(SandboxError, match="OAUTH_SANDBOX_PORT"):
+        ensure_running()
