@@ -7,6 +7,7 @@ opened (a remote Jupyter server, a container), the link is still there to click 
 
 from __future__ import annotations
 
+import os
 import sys
 import webbrowser
 from html import escape
@@ -27,10 +28,25 @@ def show_link(url: str, label: str = "Open the sign-in page") -> None:
         print(f"{label}: {url}", flush=True)
 
 
+def _has_graphical_browser() -> bool:
+    """False on a Linux machine with no display, unless BROWSER names a browser to use.
+
+    There ``webbrowser`` would fall back to a console browser (lynx, w3m) and wait for it to
+    exit, which would freeze a notebook's kernel: the link shown is the way in then.
+    """
+    if os.environ.get("BROWSER"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
 def open_url(url: str, *, label: str = "Open the sign-in page", show: bool = True) -> bool:
     """Show the link, then ask the system to open it. Returns whether a browser was started."""
     if show:
         show_link(url, label)
+    if not _has_graphical_browser():
+        return False
     try:
         return webbrowser.open(url, new=2)
     except webbrowser.Error:

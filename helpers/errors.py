@@ -155,7 +155,7 @@ class TokenError(OAuthTutorialError):
         self.error = error
         self.description = description
         self.status = status
-        said = f": {description}" if description else ""
+        said = f": {description.rstrip('. ')}" if description else ""
         code = f"HTTP {status}, " if status else ""
         super().__init__(f"The token endpoint answered {code}error={error!r}{said}. {self.advice}")
 
@@ -289,7 +289,7 @@ class ApiError(OAuthTutorialError):
         self.error = error
         self.description = description
         said = f" error={error!r}" if error else ""
-        said += f": {description}" if description else ""
+        said += f": {description.rstrip('. ')}" if description else ""
         super().__init__(f"The API answered HTTP {status}{said}. {self.advice}")
 
 
