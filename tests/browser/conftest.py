@@ -87,13 +87,40 @@ def chromium():
         browser.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's report on the test item, for the failure screenshots below."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def _test_folder(request) -> Path:
+    return ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
+
+
 @pytest.fixture
-def context(chromium):
-    """A fresh browser context (no cookies, no storage) for one test."""
+def context(chromium, request):
+    """A fresh browser context (no cookies, no storage) for one test.
+
+    When the test fails, every page still open is saved as ``failure-N.png`` (with its text
+    as ``failure-N.txt``) in the test's artifact folder.
+    """
     ctx = chromium.new_context(viewport=VIEWPORT, locale="en-US")
     ctx.set_default_timeout(TIMEOUT_MS)
     ctx.set_default_navigation_timeout(TIMEOUT_MS)
     yield ctx
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        folder = _test_folder(request)
+        folder.mkdir(parents=True, exist_ok=True)
+        for n, open_page in enumerate(ctx.pages, 1):
+            try:
+                open_page.screenshot(path=str(folder / f"failure-{n}.png"), full_page=True)
+                text = f"{open_page.url}\n\n{open_page.locator('body').inner_text()}"
+                (folder / f"failure-{n}.txt").write_text(text, "utf-8")
+            except Exception as exc:  # noqa: BLE001 - a failed screenshot must not hide the failure
+                (folder / f"failure-{n}.txt").write_text(f"no screenshot: {exc}", "utf-8")
     ctx.close()
 
 
@@ -125,8 +152,7 @@ class Shots:
 
 @pytest.fixture
 def shots(request) -> Shots:
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
-    return Shots(ARTIFACTS / name)
+    return Shots(_test_folder(request))
 
 
 @pytest.fixture

@@ -1,0 +1,274 @@
+"""Notebooks 3 and 4 in a real JupyterLab, signed in by a real Chromium.
+
+The module starts one ``jupyter lab`` (loopback only, a random token, no browser of its own)
+on a temporary copy of ``notebooks/``, and one sandbox in this process; the kernel finds the
+sandbox through ``OAUTH_SANDBOX_DIR`` / ``OAUTH_SANDBOX_PORT``. The kernel's ``BROWSER`` does
+nothing, so the only way to the sign-in page is what a learner sees: the sign-in panel's link.
+Chromium clicks it, signs in and clicks Allow in the tab it opens, and the test watches the
+panel's status line and the cells after it, as the learner would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, ROOT, free_port
+
+pytestmark = pytest.mark.browser
+
+#: JupyterLab's start-up (and a kernel's) can be slow on a busy CI machine (milliseconds).
+LAB_TIMEOUT_MS = 60_000
+#: From "Run All Cells" to the sign-in link, and from Allow to the cells after it.
+RUN_TIMEOUT_MS = 45_000
+REDIRECT_PATH = "/login/oauth2/code/goto"
+KERNEL_IDLE = re.compile(r"\(ipykernel\) \| Idle$")
+
+#: User settings for this JupyterLab: render every cell (JupyterLab 4 otherwise skips off-screen
+#: ones), and never fetch news or look for updates (the machine may have no network).
+USER_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+        "doNotDisturbMode": True,
+    },
+}
+LAB_CONFIG = {
+    "LabApp": {
+        "news_url": None,
+        "check_for_updates_class": "jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        "extension_manager": "readonly",
+    },
+}
+
+
+class Lab:
+    """A running ``jupyter lab`` and the way in."""
+
+    def __init__(self, url: str, token: str, base: Path, proc: subprocess.Popen, log: Path):
+        self.url, self.token, self.proc, self.log = url, token, proc, log
+        self.root = base / "notebooks"
+        self.token_file = base / "tokens.json"
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/lab/tree/{name}?token={self.token}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _wait_until_up(lab: Lab, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    status = f"{lab.url}/api/status?token={lab.token}"
+    while time.monotonic() < deadline:
+        if lab.proc.poll() is not None:
+            pytest.fail(f"jupyter lab exited ({lab.proc.returncode}):\n{lab.log_tail()}")
+        try:
+            with urllib.request.urlopen(status, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (OSError, urllib.error.HTTPError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"jupyter lab did not answer within {timeout:g} s:\n{lab.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def lab_sandbox(tmp_path_factory):
+    from helpers.sandbox import serve_in_thread
+
+    with serve_in_thread(tmp_path_factory.mktemp("lab-sandbox"), port=0) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def lab(chromium, lab_sandbox, tmp_path_factory):
+    """``jupyter lab`` on a copy of notebooks/, its kernels pointed at ``lab_sandbox``."""
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "notebooks"
+    shutil.copytree(ROOT / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    settings = base / "user-settings"
+    for name, values in USER_SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), "utf-8")
+    config_dir = base / "config"
+    config_dir.mkdir()
+    (config_dir / "jupyter_lab_config.json").write_text(json.dumps(LAB_CONFIG), "utf-8")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OAUTH_", "GOTO_"))}
+    env.update(
+        {
+            "OAUTH_SANDBOX_DIR": lab_sandbox.info.data_dir,
+            "OAUTH_SANDBOX_PORT": str(lab_sandbox.url.rsplit(":", 1)[1]),
+            "OAUTH_REDIRECT_URI": f"http://127.0.0.1:{free_port()}{REDIRECT_PATH}",
+            "OAUTH_TOKEN_FILE": str(base / "tokens.json"),
+            "BROWSER": "true %s",  # the kernel's webbrowser.open does nothing: Chromium clicks
+            "JUPYTER_CONFIG_DIR": str(config_dir),
+            "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+            "IPYTHONDIR": str(base / "ipython"),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
+        }
+    )
+    token = secrets.token_hex(24)
+    port = free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "jupyterlab.log"
+    args = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={base / 'workspaces'}",
+        "--ServerApp.terminals_enabled=False",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")  # CI containers run as root
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT)
+    running = Lab(f"http://127.0.0.1:{port}", token, base, proc, log)
+    try:
+        _wait_until_up(running, LAB_TIMEOUT_MS / 1000)
+        yield running
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+# --- driving JupyterLab -------------------------------------------------------------------------
+
+
+def _open_notebook(page, lab: Lab, name: str) -> None:
+    page.goto(lab.notebook_url(name), timeout=LAB_TIMEOUT_MS)
+    page.locator(".jp-NotebookPanel").first.wait_for(timeout=LAB_TIMEOUT_MS)
+    # The status bar names the kernel and its state: "Python 3 (ipykernel) | Idle" once the
+    # kernel has started and answered. (The toolbar's indicator may say idle before that, and
+    # "Run All Cells" with no kernel yet only clears the prompts.)
+    _kernel_idle(page).wait_for(timeout=LAB_TIMEOUT_MS)
+
+
+def _kernel_idle(page):
+    return page.locator(".jp-StatusBar-Widget").get_by_text(KERNEL_IDLE)
+
+
+def _run_all_cells(page) -> None:
+    """Run > Run All Cells, through the menu bar, as a learner would."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def _sign_in_in_popup(context, page, lab_sandbox, shots) -> None:
+    """Click the sign-in panel's link; in the tab it opens, sign in and Allow."""
+    link = page.locator(".jp-OutputArea-output a", has_text="Open the sign-in page").last
+    link.wait_for(timeout=RUN_TIMEOUT_MS)
+    link.scroll_into_view_if_needed()
+    status = page.locator(".jp-OutputArea-output", has_text="Waiting for you to sign in").last
+    status.wait_for()
+    shots.take(page, "sign-in-panel-waiting")
+    with context.expect_page() as popup_info:
+        link.click()
+    popup = popup_info.value
+    popup.get_by_role("heading", name="Sign in").wait_for()
+    popup.get_by_label("Email").fill(lab_sandbox.info.user_email)
+    popup.get_by_label("Password").fill(lab_sandbox.info.user_password)
+    popup.get_by_role("button", name="Sign in").click()
+    popup.get_by_role("button", name="Allow").click()
+    popup.get_by_role("heading", name="Signed in").wait_for()
+    shots.take(popup, "popup-signed-in")
+    popup.close()
+
+
+def _output(page, text: str):
+    return page.locator(".jp-OutputArea-output", has_text=text).last
+
+
+def _flatten(data, prefix=""):
+    """(key path, string value) pairs of a JSON document."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _flatten(value, f"{prefix}{key}.")
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _flatten(value, f"{prefix}{i}.")
+    elif isinstance(data, str):
+        yield prefix, data
+
+
+def _no_error_outputs(page) -> None:
+    errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t or "Error" in t]
+    assert not tracebacks, tracebacks
+
+
+def test_notebook_3_listener_receives_the_callback_from_a_real_sign_in(
+    context, page, lab, lab_sandbox, shots
+):
+    _open_notebook(page, lab, "03_callback_listener.ipynb")
+    _run_all_cells(page)
+
+    # The forged callback ran before the sign-in cell: 403, and the listener kept waiting.
+    _output(page, "Listener still waiting: True").wait_for(timeout=RUN_TIMEOUT_MS)
+    _sign_in_in_popup(context, page, lab_sandbox, shots)
+
+    _output(page, "Callback received with the right state").wait_for(timeout=RUN_TIMEOUT_MS)
+    _output(page, "State matches this attempt: True").wait_for(timeout=RUN_TIMEOUT_MS)
+    _output(page, "Listener still running: False").wait_for()
+    _kernel_idle(page).wait_for(timeout=RUN_TIMEOUT_MS)
+    _no_error_outputs(page)
+    _output(page, "Callback received with the right state").scroll_into_view_if_needed()
+    shots.take(page, "notebook-3-callback-received", doc="notebook-callback-received")
+
+
+def test_notebook_4_shows_the_token_card_after_a_real_sign_in(
+    context, page, lab, lab_sandbox, shots
+):
+    _open_notebook(page, lab, "04_token_exchange.ipynb")
+    _run_all_cells(page)
+    _sign_in_in_popup(context, page, lab_sandbox, shots)
+
+    _output(page, "Callback received with the right state").wait_for(timeout=RUN_TIMEOUT_MS)
+    card = page.locator(".jp-OutputArea-output", has=page.locator("th", has_text="Access token"))
+    card = card.last
+    card.wait_for(timeout=RUN_TIMEOUT_MS)
+    text = card.inner_text()
+    assert lab_sandbox.info.user_email in text  # the principal
+    assert "messaging.v1.send" in text
+    assert "(masked)" in text
+    assert re.search(r"Expires in \d+ min \d\d s", text), text
+    _output(page, "Saved to").wait_for(timeout=RUN_TIMEOUT_MS)
+    _kernel_idle(page).wait_for(timeout=RUN_TIMEOUT_MS)
+    _no_error_outputs(page)
+    # The token reached the file notebook 5 reads, and never the page in full.
+    saved = json.loads(lab.token_file.read_text("utf-8"))
+    secrets_seen = [v for k, v in _flatten(saved) if "token" in k and len(v) > 12]
+    assert secrets_seen, saved.keys()
+    html = page.content()
+    assert not [s for s in secrets_seen if s in html], "a token appears in full in the notebook"
+    card.scroll_into_view_if_needed()
+    shots.take(page, "notebook-4-token-card", doc="notebook-token-card")
