@@ -11,6 +11,10 @@ consent page with Allow and Deny, ``/oauth/token`` with HTTP Basic client authen
 ``/oauth/revoke``, and ``POST /messaging/v1/messages`` / ``GET /identity/v1/Users/me`` behind
 bearer tokens. Its state lives in SQLite in the data folder, so restarts lose nothing.
 
+Environment variables (for tests and CI): ``OAUTH_SANDBOX_DIR`` (data folder),
+``OAUTH_SANDBOX_PORT`` (port, 8765 by default) and ``OAUTH_SANDBOX_IDLE_EXIT`` (seconds
+without a request before a background sandbox stops; 7200 by default).
+
 This module is cheap to import: the server code is imported only when one is started here.
 Instructors run it in a terminal with ``python -m helpers.sandbox`` (``--help`` for options).
 """

@@ -530,3 +530,11 @@ def test_requests_oauthlib_oauth2session_completes_a_flow(sandbox, listener, mon
     # No refresh_token comes back (GoTo's way): OAuth2Session keeps the old one.
     assert renewed["refresh_token"] == token["refresh_token"]
     assert renewed["access_token"] != token["access_token"]
+
+
+def test_a_scope_in_the_token_request_does_not_change_the_granted_scope(sandbox, listener):
+    # simple-oauth2 (the Node.js tutorial's client) sends scope= with the code exchange.
+    code = get_code(sandbox, listener, scope="messaging.v1.send")
+    answer = exchange(sandbox, code, listener, scope="messaging.v1.send identity:scim.me")
+    assert answer.status_code == 200
+    assert answer.json()["scope"] == "messaging.v1.send"
