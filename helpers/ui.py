@@ -7,8 +7,8 @@
 
 Nothing here speaks OAuth: every protocol step is a call to ``authorization``, ``callback``,
 ``tokens`` or ``browser``. The views only show what those calls did. No cell depends on a
-click: the panel has a button, and ``sign_in`` also opens the browser and waits by itself, with
-a timeout. Without ipywidgets, or outside a Jupyter kernel (a terminal, pytest), every view
+click: the panel's sign-in link works while the kernel waits, and ``sign_in`` also opens the
+browser and waits by itself, with a timeout. Without ipywidgets, or outside a Jupyter kernel (a terminal, pytest), every view
 prints plain text lines instead.
 """
 
@@ -134,7 +134,7 @@ _KINDS = {
 
 
 class SignInPanel:
-    """The link (always shown), a button that opens it, and a status line.
+    """The sign-in link (styled as a button, always shown) and a live status line.
 
     Pass ``panel.on_event`` to ``CallbackListener(..., on_event=...)``: the listener's thread
     then updates the status line (waiting with time left, a refused callback, the callback,
@@ -164,15 +164,19 @@ class SignInPanel:
     def _build(self):
         import ipywidgets as w
 
+        # A link styled as a button, not a widgets.Button: a Button's click is handled by the
+        # kernel, and the kernel is busy in listener.wait() while the learner signs in. A link
+        # opens in the browser itself, whatever the kernel is doing.
         self._link = w.HTML(
-            f'<a href="{escape(self.url)}" target="_blank" rel="noopener">{escape(self.label)}</a>'
+            f'<a href="{escape(self.url)}" target="_blank" rel="noopener" role="button" '
+            'class="jupyter-button widget-button mod-primary" '
+            'style="display:inline-flex;align-items:center;text-decoration:none;padding:0 12px">'
+            f"{escape(self.label)}</a>"
             f' <span style="color:#777">(or copy it: <code style="word-break:break-all">'
             f"{escape(self.url)}</code>)</span>"
         )
-        self.button = w.Button(description="Open in browser", icon="external-link")
-        self.button.on_click(lambda _: self.open())
         self._status = w.HTML(self._status_html())
-        return w.VBox([self._link, w.HBox([self.button, self._status])])
+        return w.VBox([self._link, self._status])
 
     # --- what the listener and the caller report -----------------------------------------------
 
@@ -231,7 +235,7 @@ class SignInPanel:
     # --- showing it -------------------------------------------------------------------------
 
     def open(self) -> bool:
-        """Open the link in a browser (what the button does)."""
+        """Open the link in a browser from the kernel (the cells do this for you)."""
         return browser.open_url(self.url, show=False)
 
     def show(self) -> SignInPanel:
