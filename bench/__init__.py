@@ -1,0 +1,1 @@
+"""Benchmarks of the helpers and the sandbox against their targets: ``python -m bench``."""
