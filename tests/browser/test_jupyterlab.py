@@ -62,9 +62,6 @@ class Lab:
         self.root = base / "notebooks"
         self.token_file = base / "tokens.json"
 
-    def notebook_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?token={self.token}"
-
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log.read_text("utf-8", "replace").splitlines()[-lines:])
@@ -127,8 +124,7 @@ def lab(chromium, lab_sandbox, tmp_path_factory):
     )
     token = secrets.token_hex(24)
     port = free_port()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / "jupyterlab.log"
+    log = base / "jupyterlab.log"
     args = [
         sys.executable,
         "-m",
@@ -159,40 +155,87 @@ def lab(chromium, lab_sandbox, tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, ARTIFACTS / "jupyterlab.log")
 
 
 # --- driving JupyterLab -------------------------------------------------------------------------
 
 
-def _open_notebook(page, lab: Lab, name: str) -> None:
-    page.goto(lab.notebook_url(name), timeout=LAB_TIMEOUT_MS)
-    page.locator(".jp-NotebookPanel").first.wait_for(timeout=LAB_TIMEOUT_MS)
-    # The status bar names the kernel and its state: "Python 3 (ipykernel) | Idle" once the
-    # kernel has started and answered. (The toolbar's indicator may say idle before that, and
-    # "Run All Cells" with no kernel yet only clears the prompts.)
-    _kernel_idle(page).wait_for(timeout=LAB_TIMEOUT_MS)
+def _shut_down_kernels(lab: Lab) -> None:
+    """End every session (and its kernel), so no listener outlives its test."""
+    api = f"{lab.url}/api/sessions"
+    headers = {"Authorization": f"token {lab.token}"}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(api, headers=headers), timeout=5) as r:
+            sessions = json.loads(r.read())
+        for session in sessions:
+            request = urllib.request.Request(
+                f"{api}/{session['id']}", headers=headers, method="DELETE"
+            )
+            urllib.request.urlopen(request, timeout=10).close()
+    except OSError:
+        pass
 
 
-def _kernel_idle(page):
-    return page.locator(".jp-StatusBar-Widget").get_by_text(KERNEL_IDLE)
+@pytest.fixture
+def lab_page(page, lab):
+    """A page for JupyterLab; afterwards every kernel the test started is shut down."""
+    yield page
+    _shut_down_kernels(lab)
 
 
-def _run_all_cells(page) -> None:
-    """Run > Run All Cells, through the menu bar, as a learner would."""
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+class Notebook:
+    """The notebook open in JupyterLab's main area (the only visible notebook panel)."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.panel = page.locator(".jp-NotebookPanel:visible")
+
+    def output(self, text: str):
+        """The last output area holding ``text``."""
+        return self.panel.locator(".jp-OutputArea-output", has_text=text).last
+
+    def kernel_idle(self):
+        # The status bar names the kernel and its state once the kernel has started and
+        # answered: "Python 3 (ipykernel) | Idle". (The toolbar's indicator may say idle
+        # before that, and "Run All Cells" with no kernel yet only clears the prompts.)
+        return self.page.locator(".jp-StatusBar-Widget").get_by_text(KERNEL_IDLE)
+
+    def run_all_cells(self) -> None:
+        """Run > Run All Cells, through the menu bar, as a learner would."""
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+    def errors(self) -> list[str]:
+        stderr = self.panel.locator(
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+        )
+        return [t for t in stderr.all_inner_texts() if "Traceback" in t or "Error" in t]
 
 
-def _sign_in_in_popup(context, page, lab_sandbox, shots) -> None:
-    """Click the sign-in panel's link; in the tab it opens, sign in and Allow."""
-    link = page.locator(".jp-OutputArea-output a", has_text="Open the sign-in page").last
-    link.wait_for(timeout=RUN_TIMEOUT_MS)
-    link.scroll_into_view_if_needed()
-    status = page.locator(".jp-OutputArea-output", has_text="Waiting for you to sign in").last
-    status.wait_for()
-    shots.take(page, "sign-in-panel-waiting")
+def _open_notebook(page, lab: Lab, name: str) -> Notebook:
+    # ?reset: a fresh workspace, so no notebook from an earlier test is reopened beside it.
+    page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}", timeout=LAB_TIMEOUT_MS)
+    notebook = Notebook(page)
+    notebook.panel.wait_for(timeout=LAB_TIMEOUT_MS)
+    notebook.kernel_idle().wait_for(timeout=LAB_TIMEOUT_MS)
+    # Fold the file browser away (click its open tab in the left bar): room for the notebook.
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    page.locator("#filebrowser").wait_for(state="hidden")
+    return notebook
+
+
+def _sign_in_in_popup(context, notebook: Notebook, lab_sandbox, shots) -> None:
+    """Press the sign-in panel's button (a link); in the tab it opens, sign in and Allow."""
+    button = notebook.panel.get_by_role("button", name="Open the sign-in page")
+    button.wait_for(timeout=RUN_TIMEOUT_MS)
+    # The status line counts down while the kernel waits in listener.wait().
+    notebook.output("Waiting for you to sign in").get_by_text(re.compile(r"\d+ s left")).wait_for()
+    button.scroll_into_view_if_needed()
+    shots.take(notebook.page, "sign-in-panel-waiting", doc="notebook-sign-in-panel")
     with context.expect_page() as popup_info:
-        link.click()
+        button.click()
     popup = popup_info.value
     popup.get_by_role("heading", name="Sign in").wait_for()
     popup.get_by_label("Email").fill(lab_sandbox.info.user_email)
@@ -202,10 +245,6 @@ def _sign_in_in_popup(context, page, lab_sandbox, shots) -> None:
     popup.get_by_role("heading", name="Signed in").wait_for()
     shots.take(popup, "popup-signed-in")
     popup.close()
-
-
-def _output(page, text: str):
-    return page.locator(".jp-OutputArea-output", has_text=text).last
 
 
 def _flatten(data, prefix=""):
@@ -220,55 +259,51 @@ def _flatten(data, prefix=""):
         yield prefix, data
 
 
-def _no_error_outputs(page) -> None:
-    errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
-    tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t or "Error" in t]
-    assert not tracebacks, tracebacks
-
-
 def test_notebook_3_listener_receives_the_callback_from_a_real_sign_in(
-    context, page, lab, lab_sandbox, shots
+    context, lab_page, lab, lab_sandbox, shots
 ):
-    _open_notebook(page, lab, "03_callback_listener.ipynb")
-    _run_all_cells(page)
+    notebook = _open_notebook(lab_page, lab, "03_callback_listener.ipynb")
+    notebook.run_all_cells()
 
     # The forged callback ran before the sign-in cell: 403, and the listener kept waiting.
-    _output(page, "Listener still waiting: True").wait_for(timeout=RUN_TIMEOUT_MS)
-    _sign_in_in_popup(context, page, lab_sandbox, shots)
+    notebook.output("Listener still waiting: True").wait_for(timeout=RUN_TIMEOUT_MS)
+    _sign_in_in_popup(context, notebook, lab_sandbox, shots)
 
-    _output(page, "Callback received with the right state").wait_for(timeout=RUN_TIMEOUT_MS)
-    _output(page, "State matches this attempt: True").wait_for(timeout=RUN_TIMEOUT_MS)
-    _output(page, "Listener still running: False").wait_for()
-    _kernel_idle(page).wait_for(timeout=RUN_TIMEOUT_MS)
-    _no_error_outputs(page)
-    _output(page, "Callback received with the right state").scroll_into_view_if_needed()
-    shots.take(page, "notebook-3-callback-received", doc="notebook-callback-received")
+    notebook.output("Callback received with the right state").wait_for(timeout=RUN_TIMEOUT_MS)
+    notebook.output("State matches this attempt: True").wait_for(timeout=RUN_TIMEOUT_MS)
+    notebook.output("Listener still running: False").wait_for()
+    notebook.kernel_idle().wait_for(timeout=RUN_TIMEOUT_MS)
+    assert not notebook.errors()
+    notebook.output("Callback received with the right state").scroll_into_view_if_needed()
+    shots.take(lab_page, "notebook-3-callback-received")
 
 
 def test_notebook_4_shows_the_token_card_after_a_real_sign_in(
-    context, page, lab, lab_sandbox, shots
+    context, lab_page, lab, lab_sandbox, shots
 ):
-    _open_notebook(page, lab, "04_token_exchange.ipynb")
-    _run_all_cells(page)
-    _sign_in_in_popup(context, page, lab_sandbox, shots)
+    notebook = _open_notebook(lab_page, lab, "04_token_exchange.ipynb")
+    notebook.run_all_cells()
+    _sign_in_in_popup(context, notebook, lab_sandbox, shots)
 
-    _output(page, "Callback received with the right state").wait_for(timeout=RUN_TIMEOUT_MS)
-    card = page.locator(".jp-OutputArea-output", has=page.locator("th", has_text="Access token"))
-    card = card.last
+    notebook.output("Callback received with the right state").wait_for(timeout=RUN_TIMEOUT_MS)
+    card = notebook.panel.locator(
+        ".jp-OutputArea-output", has=lab_page.locator("th", has_text="Access token")
+    ).last
     card.wait_for(timeout=RUN_TIMEOUT_MS)
     text = card.inner_text()
     assert lab_sandbox.info.user_email in text  # the principal
     assert "messaging.v1.send" in text
     assert "(masked)" in text
     assert re.search(r"Expires in \d+ min \d\d s", text), text
-    _output(page, "Saved to").wait_for(timeout=RUN_TIMEOUT_MS)
-    _kernel_idle(page).wait_for(timeout=RUN_TIMEOUT_MS)
-    _no_error_outputs(page)
+    notebook.output("Saved to").wait_for(timeout=RUN_TIMEOUT_MS)
+    notebook.kernel_idle().wait_for(timeout=RUN_TIMEOUT_MS)
+    assert not notebook.errors()
+
     # The token reached the file notebook 5 reads, and never the page in full.
     saved = json.loads(lab.token_file.read_text("utf-8"))
-    secrets_seen = [v for k, v in _flatten(saved) if "token" in k and len(v) > 12]
-    assert secrets_seen, saved.keys()
-    html = page.content()
-    assert not [s for s in secrets_seen if s in html], "a token appears in full in the notebook"
+    credentials = [v for k, v in _flatten(saved) if "token" in k and len(v) > 12]
+    assert credentials, saved.keys()
+    html = lab_page.content()
+    assert not [c for c in credentials if c in html], "a token appears in full in the notebook"
     card.scroll_into_view_if_needed()
-    shots.take(page, "notebook-4-token-card", doc="notebook-token-card")
+    shots.take(lab_page, "notebook-4-token-card", doc="notebook-token-card")

@@ -199,7 +199,7 @@ def test_unregistered_redirect_uri_gets_an_error_page_and_no_redirect(
     assert page.url == request.url, "the browser must stay on the sandbox"
     assert "redirect uri" in page.get_by_role("alert").inner_text().lower()
     assert "OAUTH_REDIRECT_URI" in page.locator("main").inner_text()  # what to check next
-    shots.take(page, "unregistered-redirect-uri", doc="sandbox-error-redirect-uri")
+    shots.take(page, "unregistered-redirect-uri")
 
     # Nothing reached the address, and no login form was offered.
     assert not [u for u in requested_urls if f":{port}/" in u]
