@@ -8,6 +8,7 @@ connects to this machine's own other addresses and expects to be refused.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import random
 import re
@@ -102,9 +103,24 @@ _line_text = st.text(
     alphabet=st.characters(min_codepoint=0, max_codepoint=255, exclude_characters="\r\n"),
     max_size=80,
 )
-_method = st.sampled_from(
-    ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PATCH", "BREW", "get"]
-) | _token
+_method = (
+    st.sampled_from(
+        [
+            "GET",
+            "POST",
+            "HEAD",
+            "PUT",
+            "DELETE",
+            "OPTIONS",
+            "CONNECT",
+            "TRACE",
+            "PATCH",
+            "BREW",
+            "get",
+        ]
+    )
+    | _token
+)
 _target = st.one_of(
     st.builds(lambda q: f"{PATH}?{q}", _line_text),
     st.builds(lambda s, c: f"{PATH}?code={quote(c)}&state={quote(s)}", _line_text, _line_text),
@@ -118,9 +134,8 @@ _version = st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/0.9", "", 
 _header = st.tuples(_token, _line_text).map(lambda kv: f"{kv[0]}: {kv[1]}")
 _structured = st.builds(
     lambda m, t, v, hs, body: (
-        f"{m} {t} {v}\r\n" + "".join(h + "\r\n" for h in hs) + "\r\n"
-    ).encode("latin-1")
-    + body,
+        (f"{m} {t} {v}\r\n" + "".join(h + "\r\n" for h in hs) + "\r\n").encode("latin-1") + body
+    ),
     _method,
     _target,
     _version,
@@ -196,9 +211,7 @@ HOSTILE = [
     | st.text(min_size=1, max_size=120),
     description=st.sampled_from(HOSTILE) | st.text(min_size=1, max_size=400),
 )
-def test_error_callbacks_with_hostile_descriptions_are_escaped_and_end_the_wait(
-    error, description
-):
+def test_error_callbacks_with_hostile_descriptions_are_escaped_and_end_the_wait(error, description):
     lst, uri, state, events = new_listener()
     try:
         query = urlencode(
@@ -295,10 +308,8 @@ def test_many_idle_and_half_sent_connections_neither_block_nor_leak(monkeypatch,
         # Even after stop(), the server hangs up on each of them within the read timeout.
         for s in sockets:
             s.settimeout(5)
-            try:
+            with contextlib.suppress(ConnectionResetError):
                 assert s.recv(1024) == b""
-            except ConnectionResetError:
-                pass
     finally:
         for s in sockets:
             s.close()
@@ -351,7 +362,7 @@ def test_forged_codes_racing_the_genuine_callback_never_win():
         lst, uri, state, events = new_listener()
         stop = threading.Event()
 
-        def forge() -> None:
+        def forge(uri: str = uri, stop: threading.Event = stop) -> None:
             n = 0
             while not stop.is_set() and n < 200:
                 n += 1
@@ -430,4 +441,3 @@ def test_the_listener_answers_on_loopback_only():
         finally:
             lst.stop()
     print(f"\nchecked loopback-only against {len(addresses)} own addresses: {addresses}")
-
