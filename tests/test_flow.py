@@ -12,11 +12,16 @@ from helpers.callback import CallbackListener
 from tests.scripted_browser import sign_in
 
 
-def signed_in(cfg, **request_options) -> tuple[AuthorizationRequest, tokens.Token]:
+def code_for(cfg, **request_options) -> tuple[AuthorizationRequest, str]:
+    """Stages 2 and 3: an authorization request, and the code the scripted browser brings back."""
     request = AuthorizationRequest.new(cfg, **request_options)
     with CallbackListener(cfg.redirect_uri, request.state) as listener:
         sign_in(request.url)
-        code = listener.wait(10).code
+        return request, listener.wait(10).code
+
+
+def signed_in(cfg, **request_options) -> tuple[AuthorizationRequest, tokens.Token]:
+    request, code = code_for(cfg, **request_options)
     return request, tokens.exchange(cfg, request, code)
 
 
@@ -55,10 +60,7 @@ def test_the_original_tutorial_request_without_pkce_works_too(sandbox_env):
 
 def test_a_code_is_single_use(sandbox_env):
     cfg = config.load(quiet=True)
-    request = AuthorizationRequest.new(cfg)
-    with CallbackListener(cfg.redirect_uri, request.state) as listener:
-        sign_in(request.url)
-        code = listener.wait(10).code
+    request, code = code_for(cfg)
     first = tokens.exchange(cfg, request, code)
     with pytest.raises(errors.InvalidGrant):
         tokens.exchange(cfg, request, code)
@@ -132,10 +134,7 @@ def test_denied_consent_is_a_named_error(sandbox_env):
 
 def test_temporarily_unavailable_is_named(sandbox_env):
     cfg = config.load(quiet=True)
-    request = AuthorizationRequest.new(cfg)
-    with CallbackListener(cfg.redirect_uri, request.state) as listener:
-        sign_in(request.url)
-        code = listener.wait(10).code
+    request, code = code_for(cfg)
     sandbox_env.fail_next_token_request()
     with pytest.raises(errors.TemporarilyUnavailable):
         tokens.exchange(cfg, request, code)
