@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, ROOT, free_port
+from tests.browser.conftest import ARTIFACTS, ROOT, _unavailable, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -96,6 +96,11 @@ def lab_sandbox(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lab(chromium, lab_sandbox, tmp_path_factory):
     """``jupyter lab`` on a copy of notebooks/, its kernels pointed at ``lab_sandbox``."""
+    for module in ("jupyterlab", "ipywidgets", "ipykernel"):
+        try:
+            __import__(module)
+        except ImportError:
+            _unavailable(f"{module} is not installed (pip install -r requirements-dev.txt)")
     base = tmp_path_factory.mktemp("lab")
     root = base / "notebooks"
     shutil.copytree(ROOT / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
