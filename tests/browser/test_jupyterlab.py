@@ -231,8 +231,11 @@ def _open_notebook(page, lab: Lab, name: str) -> Notebook:
     return notebook
 
 
-def _sign_in_in_popup(context, notebook: Notebook, lab_sandbox, shots) -> None:
-    """Press the sign-in panel's button (a link); in the tab it opens, sign in and Allow."""
+def _sign_in_in_popup(context, notebook: Notebook, lab_sandbox, shots, *, keyboard=False) -> None:
+    """Press the sign-in panel's button (a link); in the tab it opens, sign in and Allow.
+
+    ``keyboard``: focus the button and press Enter instead of clicking it.
+    """
     button = notebook.panel.get_by_role("button", name="Open the sign-in page")
     button.wait_for(timeout=RUN_TIMEOUT_MS)
     # The status line counts down while the kernel waits in listener.wait().
@@ -240,7 +243,11 @@ def _sign_in_in_popup(context, notebook: Notebook, lab_sandbox, shots) -> None:
     button.scroll_into_view_if_needed()
     shots.take(notebook.page, "sign-in-panel-waiting", doc="notebook-sign-in-panel")
     with context.expect_page() as popup_info:
-        button.click()
+        if keyboard:
+            button.focus()
+            notebook.page.keyboard.press("Enter")
+        else:
+            button.click()
     popup = popup_info.value
     popup.get_by_role("heading", name="Sign in").wait_for()
     popup.get_by_label("Email").fill(lab_sandbox.info.user_email)
@@ -272,7 +279,7 @@ def test_notebook_3_listener_receives_the_callback_from_a_real_sign_in(
 
     # The forged callback ran before the sign-in cell: 403, and the listener kept waiting.
     notebook.output("Listener still waiting: True").wait_for(timeout=RUN_TIMEOUT_MS)
-    _sign_in_in_popup(context, notebook, lab_sandbox, shots)
+    _sign_in_in_popup(context, notebook, lab_sandbox, shots, keyboard=True)
 
     notebook.output("Callback received with the right state").wait_for(timeout=RUN_TIMEOUT_MS)
     notebook.output("State matches this attempt: True").wait_for(timeout=RUN_TIMEOUT_MS)
