@@ -182,14 +182,6 @@ def our_sign_in(email=browser.DEFAULT_EMAIL, password=browser.DEFAULT_PASSWORD) 
     return t
 
 
-def bench_sign_in(sb: Sandbox, runs: int) -> dict:
-    os.environ.update(sb.env(free_port()))
-    our_sign_in()  # warm-up: imports, first connections
-    samples = [our_sign_in() for _ in range(runs)]
-    keys = ("config", *STEPS, "total", "flow")
-    return {k: [s[k] for s in samples] for k in keys}
-
-
 # --- 2. the peers: google-auth-oauthlib and the Node.js tutorial's app --------------------------
 
 
@@ -242,57 +234,79 @@ def google_sign_in(sb: Sandbox) -> float:
     return elapsed
 
 
-def bench_google(sb: Sandbox, runs: int) -> list[float]:
-    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # it talks http to the local sandbox
-    try:
-        google_sign_in(sb)
-        return [google_sign_in(sb) for _ in range(runs)]
-    finally:
-        os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+class NodeApp:
+    """``bench/node/app.js``: one node process, one sign-in per "go" line (start-up untimed)."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self.sb = sb
+        env = {
+            **os.environ,
+            "OAUTH_SERVICE_URL": sb.url,
+            "OAUTH_CLIENT_ID": sb.info["client_id"],
+            "OAUTH_CLIENT_SECRET": sb.info["client_secret"],
+            "OAUTH_REDIRECT_URI": f"http://127.0.0.1:{free_port()}/login/oauth2/code/goto",
+            "OAUTH_SCOPES": "messaging.v1.send",
+        }
+        self.proc = subprocess.Popen(
+            ["node", "app.js"],
+            cwd=NODE_DIR,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        assert self.proc.stdout.readline().strip() == "READY"
+
+    def sign_in(self) -> float:
+        info = self.sb.info
+        start = time.perf_counter()
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("URL "), line
+        browser.sign_in(line[4:], email=info["user_email"], password=info["user_password"])
+        line = self.proc.stdout.readline().strip()
+        elapsed = time.perf_counter() - start
+        assert line == f"TOKEN {info['user_email']}", line
+        return elapsed
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(10)
 
 
-def bench_node(sb: Sandbox, runs: int) -> list[float] | str:
-    if not (NODE_DIR / "node_modules").is_dir():
-        return "skipped: run `npm ci --prefix bench/node` first"
-    redirect = f"http://127.0.0.1:{free_port()}/login/oauth2/code/goto"
-    env = {
-        **os.environ,
-        "OAUTH_SERVICE_URL": sb.url,
-        "OAUTH_CLIENT_ID": sb.info["client_id"],
-        "OAUTH_CLIENT_SECRET": sb.info["client_secret"],
-        "OAUTH_REDIRECT_URI": redirect,
-        "OAUTH_SCOPES": "messaging.v1.send",
-    }
-    proc = subprocess.Popen(
-        ["node", "app.js"],
-        cwd=NODE_DIR,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
+def bench_sign_ins(sb: Sandbox, runs: int) -> tuple[dict, list[float], list[float] | str]:
+    """Ours, google-auth-oauthlib's and Node's, round-robin (order rotating each round), so a
+    burst of load from other programs hits all three alike; one warm-up round first."""
+    os.environ.update(sb.env(free_port()))
+    node = NodeApp(sb) if (NODE_DIR / "node_modules").is_dir() else None
+
+    def google() -> float:
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # it talks http to the local sandbox
+        try:
+            return google_sign_in(sb)
+        finally:
+            os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+
+    clients = {"ours": our_sign_in, "google": google}
+    if node is not None:
+        clients["node"] = node.sign_in
+    got: dict[str, list] = {name: [] for name in clients}
     try:
-        assert proc.stdout.readline().strip() == "READY"
-        times = []
-        for i in range(runs + 1):
-            start = time.perf_counter()
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-            line = proc.stdout.readline().strip()
-            assert line.startswith("URL "), line
-            browser.sign_in(
-                line[4:], email=sb.info["user_email"], password=sb.info["user_password"]
-            )
-            line = proc.stdout.readline().strip()
-            elapsed = time.perf_counter() - start
-            assert line == f"TOKEN {sb.info['user_email']}", line
-            if i:  # the first one warms node up
-                times.append(elapsed)
-        return times
+        for rnd in range(runs + 1):
+            names = list(clients)
+            names = names[rnd % len(names) :] + names[: rnd % len(names)]
+            for name in names:
+                value = clients[name]()
+                if rnd:
+                    got[name].append(value)
     finally:
-        proc.stdin.close()
-        proc.wait(10)
+        if node is not None:
+            node.close()
+    keys = ("config", *STEPS, "total", "flow")
+    ours = {k: [s[k] for s in got["ours"]] for k in keys}
+    return ours, got["google"], got.get("node", "skipped: run `npm ci --prefix bench/node` first")
 
 
 # --- 3. the listener alone --------------------------------------------------------------------
@@ -577,18 +591,8 @@ def main(argv=None) -> int:
     root = Path(tempfile.mkdtemp(prefix="goto-oauth-bench-"))
     sb = Sandbox(root, max(sizes, default=0))
     try:
-        # 1 + 2: the sign-in, ours and the peers', interleaved in blocks so drifts hit all alike
-        ours: dict[str, list[float]] = {}
-        google: list[float] = []
-        node: list[float] | str = []
-        block = max(5, args.runs // 4)
-        for done in range(0, args.runs, block):
-            n = min(block, args.runs - done)
-            for key, values in bench_sign_in(sb, n).items():
-                ours.setdefault(key, []).extend(values)
-            google += bench_google(sb, n)
-            got = bench_node(sb, n)
-            node = got if isinstance(got, str) else [*node, *got]  # type: ignore[list-item]
+        # 1 + 2: the sign-in, ours and the peers', round-robin
+        ours, google, node = bench_sign_ins(sb, args.runs)
         raw["sign_in"] = ours
         total = median(ours["total"])
         split = ", ".join(f"{s} {median(ours[s]) * MS:.1f}" for s in ("config", *STEPS))
@@ -606,7 +610,8 @@ def main(argv=None) -> int:
         rows.append(
             (
                 "vs google-auth-oauthlib run_local_server",
-                f"ours {ms(flow)} vs {ms(g)}: ratio {flow / g:.2f}",
+                f"ours {ms(flow)} vs {ms(g)}: ratio {flow / g:.2f} "
+                f"(paired: {median([a / b for a, b in zip(ours['flow'], google, strict=True)]):.2f})",
                 "≤ 1.0",
                 verdict(flow <= g),
             )
@@ -619,7 +624,8 @@ def main(argv=None) -> int:
             rows.append(
                 (
                     "vs Node.js (simple-oauth2 + Express)",
-                    f"ours {ms(flow)} vs {ms(nd)}: ratio {flow / nd:.2f}",
+                    f"ours {ms(flow)} vs {ms(nd)}: ratio {flow / nd:.2f} (paired: "
+                    f"{median([a / b for a, b in zip(ours['flow'], node, strict=True)]):.2f})",
                     "≤ 1.0",
                     verdict(flow <= nd),
                 )
