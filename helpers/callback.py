@@ -514,7 +514,7 @@ class CallbackListener:
         if self._server is None and not self._stopped:
             self.start()
         try:
-            if not self._finished.wait(timeout):
+            if not self._wait_finished(timeout):
                 self._emit("timeout", f"No valid callback arrived within {timeout:g} s.")
                 raise CallbackTimeout(timeout or 0.0, self.redirect_uri)
             outcome = self._outcome
@@ -526,6 +526,18 @@ class CallbackListener:
             return outcome.result
         finally:
             self.stop()
+
+    def _wait_finished(self, timeout: float | None) -> bool:
+        # Wait in short slices: a blocked Event.wait() only notices a simulated interrupt
+        # (_thread.interrupt_main(), what some kernels send instead of a real SIGINT) when it
+        # returns, so one long wait would ignore the Interrupt button until the deadline.
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return self._finished.is_set()
+            if self._finished.wait(0.1 if left is None else min(0.1, left)):
+                return True
 
     def stop(self) -> None:
         """Stop serving and free the port at once. Safe to call more than once."""
