@@ -16,6 +16,7 @@ import base64
 import hashlib
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,26 +32,36 @@ from .config import OAuthConfig, mask
 STATE_BYTES = 20
 
 
+_plain_http_lock = threading.Lock()
+_plain_http_users = 0  # calls to a loopback server in progress, in any thread
+_plain_http_was_set = False  # the variable was set before we touched it: leave it alone
+
+
 @contextmanager
 def plain_http_if_loopback(config: OAuthConfig) -> Iterator[None]:
     """Let oauthlib use http:// for a sandbox on this machine, and for nothing else.
 
     oauthlib refuses http:// (OAuth 2.0 needs TLS) unless OAUTHLIB_INSECURE_TRANSPORT is set,
-    and that switch is process-wide. We set it only around calls to a loopback server and put
-    it back afterwards, so a GoTo URL is never allowed over plain http.
+    and that switch is process-wide. We set it only while calls to a loopback server are in
+    progress (counted across threads, so two sign-ins at once do not undo each other) and
+    remove it afterwards, so a GoTo URL is never allowed over plain http.
     """
+    global _plain_http_users, _plain_http_was_set
     if not config.allows_plain_http:
         yield
         return
-    before = os.environ.get("OAUTHLIB_INSECURE_TRANSPORT")
-    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    with _plain_http_lock:
+        if _plain_http_users == 0:
+            _plain_http_was_set = "OAUTHLIB_INSECURE_TRANSPORT" in os.environ
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+        _plain_http_users += 1
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
-        else:
-            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = before
+        with _plain_http_lock:
+            _plain_http_users -= 1
+            if _plain_http_users == 0 and not _plain_http_was_set:
+                os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
 
 
 def code_challenge(code_verifier: str) -> str:

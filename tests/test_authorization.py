@@ -98,3 +98,21 @@ def test_repr_shows_state_but_not_the_code_verifier(clean_env):
     request = AuthorizationRequest.new(goto_config())
     assert request.state in repr(request)
     assert request.code_verifier not in repr(request)
+
+
+def test_concurrent_loopback_requests_do_not_undo_each_others_plain_http_switch(clean_env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sandbox = OAuthConfig("http://127.0.0.1:8765", "id", "secret", "http://127.0.0.1:5000/cb")
+    with ThreadPoolExecutor(8) as pool:
+        urls = list(pool.map(lambda _: AuthorizationRequest.new(sandbox).url, range(400)))
+    assert len(urls) == 400
+    assert "OAUTHLIB_INSECURE_TRANSPORT" not in os.environ
+
+
+def test_a_switch_the_user_set_is_left_alone(clean_env, monkeypatch):
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    AuthorizationRequest.new(
+        OAuthConfig("http://127.0.0.1:8765", "id", "s", "http://127.0.0.1:5000/cb")
+    )
+    assert os.environ["OAUTHLIB_INSECURE_TRANSPORT"] == "1"
