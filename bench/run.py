@@ -455,17 +455,9 @@ def listener_ports(k: int) -> list[int]:
     return ports
 
 
-def _class_worker(
-    env: dict, learners: list[int], ports: list[int], ready, go, results, race: bool
-) -> None:
+def _class_worker(env: dict, learners: list[int], ports: list[int], ready, go, results) -> None:
     """One worker process: its learners' flows in threads, started together on ``go``."""
     os.environ.update(env)
-    # Learners are separate kernels. In one process, the helpers' scoped
-    # OAUTHLIB_INSECURE_TRANSPORT switch (a process-wide variable set, then removed, around
-    # each call) races: a thread removes it while another is inside oauthlib, which raises
-    # InsecureTransportError. Set for the whole run, the helpers leave it set.
-    if not race:
-        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
     from helpers import config, tokens
     from helpers.authorization import AuthorizationRequest
     from helpers.callback import CallbackListener
@@ -521,12 +513,11 @@ def bench_class(sb: Sandbox, k: int, workers: int) -> dict:
     ctx = multiprocessing.get_context("spawn")
     ready, go, results = ctx.Barrier(workers + 1), ctx.Event(), ctx.Queue()
     env = {**sb.env(free_port()), "PYTHONPATH": str(REPO)}
-    race = os.environ.get("BENCH_CLASS_ENV_RACE") == "1"
     ports = listener_ports(k)
     procs = [
         ctx.Process(
             target=_class_worker,
-            args=(env, list(range(w, k, workers)), ports[w::workers], ready, go, results, race),
+            args=(env, list(range(w, k, workers)), ports[w::workers], ready, go, results),
         )
         for w in range(workers)
     ]
