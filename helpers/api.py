@@ -18,7 +18,7 @@ import requests
 
 from .config import OAuthConfig
 from .errors import ApiError, InsufficientScope, InvalidToken, UnexpectedResponse
-from .tokens import DEFAULT_TIMEOUT, Token, _talking_to
+from .tokens import DEFAULT_TIMEOUT, Token, _quoted, _talking_to
 from .trace import Trace
 
 #: Paths of the two calls the tutorial makes. "Who am I" at GoTo is UNCONFIRMED (see GOTO.md).
@@ -65,8 +65,10 @@ def call(
             )
         return data
     details = data if isinstance(data, dict) else {}
-    error = _challenge_error(response.headers.get("WWW-Authenticate", "")) or details.get("error")
-    description = details.get("error_description") or details.get("message")
+    error = _quoted(
+        _challenge_error(response.headers.get("WWW-Authenticate", "")) or details.get("error")
+    )
+    description = _quoted(details.get("error_description") or details.get("message"))
     if response.status_code == 401:
         raise InvalidToken(401, error, description)
     if response.status_code == 403 and error in (None, "insufficient_scope"):

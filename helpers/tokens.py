@@ -164,9 +164,9 @@ def _check_token_response(url: str) -> Callable[[requests.Response], requests.Re
         if not isinstance(data, dict):
             raise UnexpectedResponse(url, response.status_code, content_type, response.text)
         if "error" in data or response.status_code >= 400:
-            error = str(data.get("error") or f"http_{response.status_code}")
+            error = _quoted(data.get("error") or f"http_{response.status_code}")
             cls = TOKEN_ERRORS.get(error, TokenError)
-            raise cls(error, data.get("error_description"), response.status_code)
+            raise cls(error, _quoted(data.get("error_description")), response.status_code)
         if not data.get("access_token"):
             raise UnexpectedResponse(
                 url, response.status_code, content_type, "no access_token in it"
@@ -176,6 +176,18 @@ def _check_token_response(url: str) -> Callable[[requests.Response], requests.Re
     return check
 
 
+#: Longest error code / description quoted from a server: a message is not a data dump.
+_MAX_QUOTED = 300
+
+
+def _quoted(value: object) -> str | None:
+    """A server-supplied error code or description, cut to a readable length."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= _MAX_QUOTED else text[:_MAX_QUOTED] + "…"
+
+
 @contextmanager
 def _talking_to(url: str, timeout: float) -> Iterator[None]:
     """Turn connection failures and time-outs into named errors."""
@@ -183,6 +195,11 @@ def _talking_to(url: str, timeout: float) -> Iterator[None]:
         yield
     except requests.Timeout:
         raise ServiceTimeout(url, timeout) from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+        # The server hung up (or sent garbage) in the middle of its answer.
+        raise ServiceUnreachable(
+            url, "the connection broke off in the middle of the answer"
+        ) from None
     except requests.ConnectionError:
         raise ServiceUnreachable(
             url, "connection refused, or the host could not be found"
@@ -319,9 +336,9 @@ def revoke(
         data = response.json()
     except ValueError:
         raise UnexpectedResponse(url, response.status_code, content_type, response.text) from None
-    error = str(data.get("error") or f"http_{response.status_code}")
+    error = _quoted(data.get("error") or f"http_{response.status_code}")
     raise TOKEN_ERRORS.get(error, TokenError)(
-        error, data.get("error_description"), response.status_code
+        error, _quoted(data.get("error_description")), response.status_code
     )
 
 
