@@ -116,6 +116,7 @@ def lab(chromium, lab_sandbox, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OAUTH_", "GOTO_"))}
     env.update(
         {
+            "OAUTH_SERVICE_URL": "",  # the sandbox, whatever a stray .env above /tmp says
             "OAUTH_SANDBOX_DIR": lab_sandbox.info.data_dir,
             "OAUTH_SANDBOX_PORT": str(lab_sandbox.url.rsplit(":", 1)[1]),
             "OAUTH_REDIRECT_URI": f"http://127.0.0.1:{free_port()}{REDIRECT_PATH}",
