@@ -379,7 +379,19 @@ class TokenStore:
             os.fsync(dir_fd)  # make the rename itself durable
         finally:
             os.close(dir_fd)
+        self._remove_leftovers()
         return self.path
+
+    def _remove_leftovers(self, age: float = 60.0) -> None:
+        # A process killed mid-save leaves its temporary file (a token) behind; a save in
+        # progress elsewhere lasts milliseconds, so one older than a minute is a leftover.
+        cutoff = time.time() - age
+        for leftover in self.path.parent.glob(".tokens-*.tmp"):
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+            except OSError:
+                pass
 
     def load(self) -> Token:
         try:
