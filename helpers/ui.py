@@ -168,7 +168,7 @@ class SignInPanel:
         # kernel, and the kernel is busy in listener.wait() while the learner signs in. A link
         # opens in the browser itself, whatever the kernel is doing.
         self._link = w.HTML(
-            f'<a href="{escape(self.url)}" target="_blank" rel="noopener" role="button" '
+            f'<a href="{escape(self.url)}" target="_blank" rel="noopener" '
             'class="jupyter-button widget-button mod-primary" '
             'style="display:inline-flex;align-items:center;text-decoration:none;padding:0 12px">'
             f"{escape(self.label)}</a>"

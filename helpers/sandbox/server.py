@@ -504,11 +504,21 @@ class SandboxApp:
         return policy.client_label(client) if client else client_id
 
     def _login_response(self, pending, txn, csrf, *, message="", email="", extra=None, status=200):
-        alert = f'<p class="alert" role="alert">{html.escape(message)}</p>' if message else ""
+        alert = (
+            f'<p class="alert" id="login-error" role="alert">{html.escape(message)}</p>'
+            if message
+            else ""
+        )
+        # Focus the first field left to fill: after a wrong password, the password.
+        password_attrs = ' autofocus aria-invalid="true" aria-describedby="login-error"'
         body = page(
             "Sign in",
             "login.html",
-            raw={"message": alert},
+            raw={
+                "message": alert,
+                "email_attrs": "" if email else " autofocus",
+                "password_attrs": password_attrs if email else "",
+            },
             client_name=self._client_name(pending.client_id),
             csrf_token=csrf,
             txn=txn,

@@ -63,6 +63,13 @@ def test_wrong_password_shows_the_login_form_again_with_a_message(sandbox, liste
     assert 'action="/oauth/login"' in answer.text
     assert "Wrong email or password" in answer.text
     assert 'role="alert"' in answer.text
+    # the email is kept and focus goes to the password, the field left to fix
+    assert re.search(
+        r'<input id="email"[^>]*value="learner@example.com"(?![^>]*autofocus)', answer.text
+    )
+    assert re.search(
+        r'<input id="password"[^>]*autofocus[^>]*aria-describedby="login-error"', answer.text
+    )
     with pytest.raises(UnexpectedPage, match="login was refused"):
         sign_in(authorize_url(sandbox, listener), password="wrong")
 
