@@ -28,7 +28,7 @@ def test_ci_runs_the_readme_test_command_verbatim():
 
 
 def test_secrets_and_local_state_are_ignored_by_git():
-    for path in (".env", ".tokens.json", ".sandbox/sandbox.db", ".venv/x"):
+    for path in (".env", ".tokens.json", ".tokens-a1b2.tmp", ".sandbox/sandbox.db", ".venv/x"):
         ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
         assert ignored.returncode == 0, f"{path} is not git-ignored"
 

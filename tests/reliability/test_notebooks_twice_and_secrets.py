@@ -34,15 +34,6 @@ from tests.test_notebooks import (  # noqa: F401 - notebook_env: the fixture, re
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Cells that cannot sensibly run twice, found by this test: each exchanges the authorization
-# code it was given, and RFC 6749 §4.1.2 makes a code single-use. Their second run must fail
-# with the named InvalidGrant error; the sandbox also revokes the tokens the first run got.
-SINGLE_USE = {
-    ("04_token_exchange", "token = tokens.exchange(cfg, request, result.code"),
-    ("06_security_lab", "first = tokens.exchange(cfg, request, result.code)"),
-}
-
-
 class Captured(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -99,10 +90,6 @@ def test_each_cell_runs_twice_and_no_secret_shows_anywhere(
     capfd,  # noqa: F811
 ):
     sandbox, env, root = notebook_env
-    if name == "05_calling_the_api":
-        # 04's exchange cell, run twice, revoked the token it saved (see SINGLE_USE): start 05
-        # from a fresh sign-in, as a learner would after reading 04's InvalidGrant message.
-        Path(env["OAUTH_TOKEN_FILE"]).unlink(missing_ok=True)
     doubled(name, tmp_path)
     real_notebooks = nbtests.NOTEBOOKS
     monkeypatch.setattr(nbtests, "NOTEBOOKS", tmp_path)
@@ -116,11 +103,6 @@ def test_each_cell_runs_twice_and_no_secret_shows_anywhere(
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                single_use = any(
-                    nb_name == name and snippet in cell.source for nb_name, snippet in SINGLE_USE
-                )
-                if single_use and cell.metadata.get("run") == 2 and out["ename"] == "InvalidGrant":
-                    continue
                 first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
                 failures.append(
                     f"cell {index} (run {cell.metadata.get('run')}): {first_line!r} raised "
