@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values, find_dotenv
 
 from .errors import ConfigError
+from .redact import mask
 
 #: The four variables of GoTo's tutorial, and two optional ones.
 VARIABLES = ("OAUTH_SERVICE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_REDIRECT_URI")
@@ -39,15 +40,6 @@ PLACEHOLDERS = {
     "36c12e03-a590-4470-8576-4fefbac7e1f7",
     "CNNe6w6MPcI9Im0Qk1scbcXC",
 }
-
-
-def mask(secret: str | None, keep: int = 4) -> str:
-    """Show only the last few characters of a secret: ``'…x9Q='``."""
-    if not secret:
-        return "<none>"
-    if len(secret) <= keep * 3:
-        return "…" + "*" * 4
-    return "…" + secret[-keep:]
 
 
 def is_loopback_host(host: str | None) -> bool:

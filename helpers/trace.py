@@ -9,77 +9,16 @@ Pass ``trace.hook`` as a requests response hook; ``tokens`` and ``api`` do that 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from html import escape
-from urllib.parse import parse_qsl, urlencode
 
 import requests
 
-from .config import mask
-
-#: Names whose values are secrets wherever they appear: form fields, JSON keys, headers.
-SECRET_NAMES = frozenset(
-    {
-        "client_secret",
-        "code",
-        "code_verifier",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "password",
-        "token",
-        "authorization",
-        "cookie",
-        "set-cookie",
-    }
-)
-
-
-def _mask_value(name: str, value: str) -> str:
-    if name.lower() == "authorization":
-        scheme, _, _ = value.partition(" ")
-        return f"{scheme} {mask(value)} (masked)" if scheme else mask(value)
-    return mask(value) if name.lower() in SECRET_NAMES else value
-
-
-def redact_form(body: str) -> str:
-    pairs = parse_qsl(body, keep_blank_values=True)
-    return urlencode([(k, _mask_value(k, v)) for k, v in pairs], safe="…*")
-
-
-def redact_json(text: str) -> str:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text[:2000]
-
-    def walk(value):
-        if isinstance(value, dict):
-            return {
-                k: (_mask_value(k, v) if isinstance(v, str) else walk(v)) for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return value
-
-    return json.dumps(walk(data), indent=2)
+from .redact import redact_body, redact_header, redact_url
 
 
 def redact_headers(headers) -> dict[str, str]:
-    return {k: _mask_value(k, v) for k, v in headers.items()}
-
-
-def _redact_body(body, content_type: str) -> str:
-    if body is None:
-        return ""
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if "json" in content_type:
-        return redact_json(body)
-    if "x-www-form-urlencoded" in content_type:
-        return redact_form(body)
-    return body[:2000]
+    return {k: redact_header(k, v) for k, v in headers.items()}
 
 
 @dataclass(frozen=True)
@@ -127,20 +66,19 @@ class Trace:
     def hook(self, response: requests.Response, *args, **kwargs) -> requests.Response:
         """A requests response hook that records the exchange."""
         request = response.request
-        req_type = request.headers.get("Content-Type", "")
         self.exchanges.append(
             Exchange(
                 method=request.method or "",
-                url=request.url or "",
+                url=redact_url(request.url or ""),
                 request_headers=redact_headers(
                     {k: v for k, v in request.headers.items() if k.lower() in _SHOWN_HEADERS}
                 ),
-                request_body=_redact_body(request.body, req_type),
+                request_body=redact_body(request.body, request.headers.get("Content-Type", "")),
                 status=response.status_code,
                 response_headers=redact_headers(
                     {k: v for k, v in response.headers.items() if k.lower() in _SHOWN_HEADERS}
                 ),
-                response_body=_redact_body(
+                response_body=redact_body(
                     response.content, response.headers.get("Content-Type", "")
                 ),
                 elapsed_ms=response.elapsed.total_seconds() * 1000,

@@ -249,3 +249,12 @@ def test_token_file_location_can_be_set_by_environment(tmp_path, monkeypatch):
     assert tokens.TokenStore().path == tmp_path / "elsewhere.json"
     monkeypatch.delenv("OAUTH_TOKEN_FILE")
     assert tokens.TokenStore().path.name == ".tokens.json"
+
+
+def test_trace_masks_tokens_even_when_the_server_mislabels_its_json(config, token_server):
+    token_server.answer(200, json.dumps(TOKEN), content_type="text/plain")
+    trace = Trace()
+    tokens.exchange(config, AuthorizationRequest.new(config), "the-code", trace=trace)
+    shown = str(trace)
+    assert TOKEN["access_token"] not in shown and TOKEN["refresh_token"] not in shown
+    assert "%E2%80%A6" not in shown  # masks read as "…abcd", not percent-encoded
