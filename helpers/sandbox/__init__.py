@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SandboxError
+from ..redact import mask
 from .defaults import DEFAULT_IDLE_EXIT, DEFAULT_PORT, default_data_dir
 
 if TYPE_CHECKING:
@@ -53,10 +54,6 @@ STATE_FILE = "sandbox.json"
 LOG_FILE = "sandbox.log"
 
 
-def _mask(secret: str) -> str:
-    return "…" + secret[-4:] if len(secret) > 12 else "…****"
-
-
 @dataclass(frozen=True)
 class SandboxInfo:
     """Where a running sandbox is, and its demo client and user."""
@@ -71,7 +68,7 @@ class SandboxInfo:
     def __repr__(self) -> str:
         return (
             f"SandboxInfo(url={self.url!r}, client_id={self.client_id!r}, "
-            f"client_secret={_mask(self.client_secret)!r}, user_email={self.user_email!r}, "
+            f"client_secret={mask(self.client_secret)!r}, user_email={self.user_email!r}, "
             f"user_password='…', data_dir={self.data_dir!r})"
         )
 

@@ -21,7 +21,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "learning the Authorization Code Grant offline. 'stop' stops a running one.",
     )
     parser.add_argument("command", nargs="?", choices=["serve", "stop"], default="serve")
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to listen on (127.0.0.1); requests must name it, or 127.0.0.1, localhost "
+        "or [::1], in their Host header",
+    )
     parser.add_argument("--port", type=int, default=None, help=f"port ({DEFAULT_PORT})")
     parser.add_argument("--data-dir", default=None, help="folder for the SQLite state")
     parser.add_argument("--client-id", default=None, help="the demo client's id")

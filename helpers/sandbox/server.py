@@ -38,6 +38,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from oauthlib.oauth2 import WebApplicationServer
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
+from ..redact import redact_body, redact_header, redact_url
 from . import validator as policy
 from .store import Store
 
@@ -47,22 +48,11 @@ SERVICE = "goto-oauth-sandbox"
 REALM = "GoTo OAuth sandbox"
 STATE_FILE = "sandbox.json"
 MAX_BODY = 1024 * 1024
+MAX_SHOWN = 4000  # characters of a body kept for the debug page
 SESSION_LIFETIME = 8 * 3600
 PENDING_LIFETIME = 3600
 E164_RE = re.compile(r"^\+[1-9][0-9]{1,14}$")
 MAX_MESSAGE_CHARS = 1000
-
-SECRET_PARAMS = {
-    "client_secret",
-    "code",
-    "code_verifier",
-    "password",
-    "access_token",
-    "refresh_token",
-    "token",
-    "csrf_token",
-    "txn",
-}
 
 
 @dataclass
@@ -113,63 +103,6 @@ class Request:
 
 class BadInput(Exception):
     """The request itself is at fault: answered 400, never 500."""
-
-
-# --- redaction for the debug page -----------------------------------------------------------
-
-
-def redact(value: str | None) -> str:
-    if not value:
-        return ""
-    return value[:4] + "…" if len(value) > 8 else "[redacted]"
-
-
-def redact_query(query: str) -> str:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    # Shown decoded: this is for reading, not for sending.
-    return "&".join(f"{k}={redact(v) if k in SECRET_PARAMS else v}" for k, v in pairs)
-
-
-def redact_target(target: str) -> str:
-    parts = urlsplit(target)
-    if not parts.query:
-        return target
-    base = target.split("?", 1)[0]
-    return base + "?" + redact_query(parts.query)
-
-
-def redact_header(name: str, value: str) -> str:
-    lname = name.lower()
-    if lname == "authorization":
-        scheme, _, cred = value.partition(" ")
-        return f"{scheme} {redact(cred)}" if scheme.lower() == "bearer" else f"{scheme} [redacted]"
-    if lname in ("cookie", "set-cookie"):
-        return re.sub(r"=([^;]+)", lambda m: "=" + redact(m.group(1)), value, count=1)
-    if lname == "location":
-        return redact_target(value)
-    return value
-
-
-def redact_body(body: bytes, content_type: str) -> str:
-    if not body:
-        return ""
-    text = body[:4000].decode("utf-8", "replace")
-    if "json" in content_type:
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return text
-        if isinstance(data, dict):
-            data = {
-                k: redact(v) if k in SECRET_PARAMS and isinstance(v, str) else v
-                for k, v in data.items()
-            }
-        return json.dumps(data, indent=1, ensure_ascii=False)
-    if "x-www-form-urlencoded" in content_type:
-        return redact_query(text)
-    if "html" in content_type:
-        return f"[HTML page, {len(body)} bytes]"
-    return text
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -268,6 +201,7 @@ class SandboxApp:
         self.defaults = policy.Settings(**vars(settings))
         self.demo = demo
         self.url = ""  # set by the server once bound
+        self.allowed_hosts: frozenset[str] = frozenset()  # Host headers naming us; ditto
         self.started_at = time.time()
         self.last_activity = time.monotonic()
         self.log: collections.deque[dict] = collections.deque(maxlen=200)
@@ -389,7 +323,7 @@ class SandboxApp:
         self.last_activity = time.monotonic()
         started = time.perf_counter()
         try:
-            resp = self._route(req)
+            resp = self._misdirected(req) or self._route(req)
         except (BadInput, UnicodeDecodeError, ValueError) as exc:
             log.info("bad request %s %s: %s", req.method, req.path, exc)
             resp = self._bad_input(req, str(exc))
@@ -399,6 +333,25 @@ class SandboxApp:
         if not req.path.startswith("/debug/"):
             self._record(req, resp, time.perf_counter() - started)
         return resp
+
+    def _misdirected(self, req: Request) -> Response | None:
+        """421 unless the Host header names this sandbox (127.0.0.1, localhost, [::1]: its port).
+
+        A page on evil.example can make its own name resolve to 127.0.0.1 (DNS rebinding) and
+        then read this server's answers as same-origin, /debug/requests included; its requests
+        still say ``Host: evil.example``. (Host is mandatory in HTTP/1.1, RFC 9112 §3.2.)
+        """
+        host = req.headers.get("host", "").strip().lower()
+        if host in self.allowed_hosts:
+            return None
+        return json_response(
+            421,
+            {
+                "error": "invalid_request",
+                "error_description": "This is the OAuth sandbox at "
+                f"{self.url}; it answers only requests addressed to it (Host header).",
+            },
+        )
 
     def _bad_input(self, req: Request, why: str) -> Response:
         if req.path.startswith("/oauth/authorize") or req.path in (
@@ -865,25 +818,29 @@ class SandboxApp:
                 "time": time.strftime("%H:%M:%S"),
                 "ms": round(seconds * 1000, 1),
                 "method": req.method,
-                "target": redact_target(req.target),
+                "target": redact_url(req.target),
                 "request_headers": [
                     (k, redact_header(k, v))
                     for k, v in req.headers.items()
                     if k in ("authorization", "content-type", "cookie", "accept")
                 ],
-                "request_body": redact_body(req.body, req.headers.get("content-type", "")),
+                "request_body": _shown(redact_body(req.body, req.headers.get("content-type", ""))),
                 "status": resp.status,
                 "response_headers": [
                     (k, redact_header(k, v))
                     for k, v in resp.headers
                     if k.lower() in ("location", "www-authenticate", "content-type", "set-cookie")
                 ],
-                "response_body": redact_body(resp.body, resp.header("Content-Type") or ""),
+                "response_body": _shown(redact_body(resp.body, resp.header("Content-Type") or "")),
             }
         )
 
     def debug_requests(self, req: Request) -> Response:
-        """GET /debug/requests: a teaching aid; every secret shows as its first 4 chars + '…'."""
+        """GET /debug/requests: a teaching aid; every secret shows as '…' and its last 4 chars.
+
+        Masked by ``helpers.redact``, as the helpers' traces are, so a screenshot of both
+        never shows more of a secret than either alone.
+        """
         rows = []
         for entry in reversed(list(self.log)):
 
@@ -904,8 +861,8 @@ class SandboxApp:
             )
         table = (
             (
-                "<table><caption class='muted'>Newest first; codes, tokens, secrets and passwords "
-                "are cut to their first 4 characters.</caption><thead><tr><th scope='col'>When</th>"
+                "<table><caption class='muted'>Newest first; codes, tokens, secrets, passwords "
+                "and cookies show only their last 4 characters.</caption><thead><tr><th scope='col'>When</th>"
                 "<th scope='col'>Request</th><th scope='col'>Response</th></tr></thead><tbody>"
                 + "".join(rows)
                 + "</tbody></table>"
@@ -923,6 +880,11 @@ class SandboxApp:
             .encode("utf-8")
         )
         return html_response(200, body)
+
+
+def _shown(text: str) -> str:
+    # The log keeps 200 entries: a 1 MB body is kept as its first few thousand characters.
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
 
 
 def _field_error(field_name: str | None, message: str) -> Response:
@@ -1057,7 +1019,20 @@ def make_server(
     if shown in ("0.0.0.0", "[::]"):  # noqa: S104 - advertise loopback for all-interfaces
         shown = "127.0.0.1"
     app.url = f"http://{shown}:{bound_port}"
+    app.allowed_hosts = allowed_hosts(str(bound_host), bound_port)
     return httpd
+
+
+def allowed_hosts(bound_host: str, port: int) -> frozenset[str]:
+    """The Host headers that name this sandbox: its loopback names, and the address it is
+    bound to (an instructor's ``--host 192.168.1.5``), each with the port."""
+    names = {"127.0.0.1", "localhost", "[::1]"}
+    if bound_host not in ("0.0.0.0", "::"):  # noqa: S104 - all interfaces: no single name
+        names.add(f"[{bound_host}]" if ":" in bound_host else bound_host)
+    hosts = {f"{name}:{port}" for name in names}
+    if port == 80:  # the default port may be left out
+        hosts |= names
+    return frozenset(hosts)
 
 
 # --- running it -------------------------------------------------------------------------------

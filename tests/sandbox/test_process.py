@@ -273,7 +273,23 @@ def test_debug_page_lists_requests_with_secrets_redacted(sandbox, listener):
         basic(sandbox.info.client_id, sandbox.info.client_secret).split()[1],
     ):
         assert secret not in text
-    assert tokens["access_token"][:4] + "…" in text
+    assert "…" + tokens["access_token"][-4:] in text
+    assert tokens["access_token"][:4] + "…" not in text  # one convention: helpers.redact's
+
+
+def test_debug_page_masks_every_cookie_not_just_the_first(sandbox):
+    # On 127.0.0.1 the browser sends other local apps' cookies too: Jupyter's login among them.
+    jupyter = "2|1:0|10:1700000000|12:username-abc|44:ZGVhZGJlZWZkZWFkYmVlZmRlYWRiZWVm"
+    xsrf = "2|5d1f7a8b|0c6ef0d4a7b2c9e1f3a5d7b9c1e3f5a7|1700000000"
+    cookies = (
+        f"oauth_sandbox_1=firstcookievalue123456; username-127-0-0-1-8888={jupyter}; _xsrf={xsrf}"
+    )
+    requests.get(sandbox.url + "/health", headers={"Cookie": cookies}, timeout=TIMEOUT)
+    text = requests.get(sandbox.url + "/debug/requests", timeout=TIMEOUT).text
+    for value in ("firstcookievalue123456", jupyter, xsrf):
+        assert value not in text
+        assert value[:8] not in text
+    assert "…" + jupyter[-4:] in text
 
 
 def test_the_request_log_keeps_only_the_last_200(sandbox):

@@ -1,0 +1,52 @@
+"""What a web page in the learner's browser can and cannot make the sandbox do.
+
+Pages on other sites can send the sandbox simple requests (no CORS preflight) and, with DNS
+rebinding, even read its answers. The sandbox refuses requests not addressed to it by name
+(``Host``) and fault-switch requests that a page could forge.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.sandbox.flows import TIMEOUT
+
+
+def _port(sandbox) -> int:
+    return urlsplit(sandbox.url).port
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "[::1]"])
+def test_requests_naming_the_sandbox_are_answered(sandbox, name):
+    answer = requests.get(
+        sandbox.url + "/health", headers={"Host": f"{name}:{_port(sandbox)}"}, timeout=TIMEOUT
+    )
+    assert answer.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example:{port}", "evil.example", "127.0.0.1:1", "localhost.evil.example:{port}"]
+)
+def test_a_dns_rebinding_page_cannot_read_the_request_log(sandbox, host):
+    requests.get(sandbox.url + "/health", timeout=TIMEOUT)  # something to see
+    answer = requests.get(
+        sandbox.url + "/debug/requests",
+        headers={"Host": host.format(port=_port(sandbox))},
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 421
+    assert "/health" not in answer.text
+
+
+def test_a_misaddressed_request_flips_no_switch(sandbox):
+    answer = requests.post(
+        sandbox.url + "/sandbox/token-lifetimes",
+        json={"access_token": 1},
+        headers={"Host": f"evil.example:{_port(sandbox)}"},
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 421
+    assert sandbox.app.settings.access_token_lifetime != 1
