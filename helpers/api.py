@@ -14,16 +14,17 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import requests
-
 from .config import OAuthConfig
 from .errors import ApiError, InsufficientScope, InvalidToken, UnexpectedResponse
-from .tokens import DEFAULT_TIMEOUT, Token, _quoted, _talking_to
+from .tokens import Token
 from .trace import Trace
+from .transport import DEFAULT_TIMEOUT, quoted, session_for, talking_to
 
 #: Paths of the two calls the tutorial makes. "Who am I" at GoTo is UNCONFIRMED (see GOTO.md).
 MESSAGES_PATH = "/messaging/v1/messages"
 ME_PATH = "/identity/v1/Users/me"
+#: The setting that names the API's host, for error messages.
+SETTING = "GOTO_API_URL"
 
 
 def _challenge_error(header: str) -> str | None:
@@ -44,15 +45,13 @@ def call(
 ) -> Any:
     """Make one API call with the bearer token and return the JSON answer."""
     url = config.api_url + path
-    hooks = {"response": [trace.hook]} if trace is not None else None
-    with _talking_to(url, timeout):
-        response = requests.request(
+    with talking_to(url, timeout, SETTING), session_for(url, trace) as session:
+        response = session.request(
             method,
             url,
             json=json,
             headers={**token.authorization_header, "Accept": "application/json"},
             timeout=timeout,
-            hooks=hooks,
         )
     try:
         data = response.json() if response.content else None
@@ -60,15 +59,16 @@ def call(
         data = None
     if response.ok:
         if data is None and response.content:
+            content_type = response.headers.get("Content-Type", "")
             raise UnexpectedResponse(
-                url, response.status_code, response.headers.get("Content-Type", ""), response.text
+                url, response.status_code, content_type, response.text, SETTING
             )
         return data
     details = data if isinstance(data, dict) else {}
-    error = _quoted(
+    error = quoted(
         _challenge_error(response.headers.get("WWW-Authenticate", "")) or details.get("error")
     )
-    description = _quoted(details.get("error_description") or details.get("message"))
+    description = quoted(details.get("error_description") or details.get("message"))
     if response.status_code == 401:
         raise InvalidToken(401, error, description)
     if response.status_code == 403 and error in (None, "insufficient_scope"):

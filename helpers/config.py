@@ -120,6 +120,9 @@ def _read(env_file: str | os.PathLike | None) -> tuple[dict[str, str], str]:
     if env_file is None:
         found = find_dotenv(usecwd=True)  # searches the working folder and its parents
         env_file = found or None
+    elif not Path(env_file).is_file():
+        # A file named on purpose that is not there is a mistake, not a request for the sandbox.
+        raise ConfigError({"env_file": f"{env_file} does not exist"}, str(env_file))
     values: dict[str, str] = {}
     source = ".env"
     if env_file is not None and Path(env_file).is_file():

@@ -72,7 +72,9 @@ class CallbackTimeout(CallbackError):
         self.redirect_uri = redirect_uri
         super().__init__(
             f"No valid callback reached {redirect_uri} within {seconds:g} s. Did you sign in and "
-            "click Allow? If Jupyter runs on another machine (JupyterHub, SSH, Docker, WSL), the "
+            "click Allow? If the browser showed an error page from the authorization server, the "
+            "redirect URI may not match the one registered on the client exactly (port "
+            "included). If Jupyter runs on another machine (JupyterHub, SSH, Docker, WSL), the "
             "browser cannot reach this address: paste the address your browser ended on instead."
         )
 
@@ -220,11 +222,11 @@ TOKEN_ERRORS: dict[str, type[TokenError]] = {
 class ServiceUnreachable(OAuthTutorialError):
     """No connection could be made to the authorization server or API."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, setting: str = "OAUTH_SERVICE_URL") -> None:
         self.url = url
         super().__init__(
-            f"Could not connect to {url} ({reason}). Check OAUTH_SERVICE_URL and your network; "
-            "for the sandbox, run the first cell of 01_configure again to start it."
+            f"Could not connect to {url} ({reason}). Check {setting} and your network; for the "
+            "sandbox, run the notebook's first cell again (it starts the sandbox if it stopped)."
         )
 
 
@@ -243,13 +245,27 @@ class ServiceTimeout(OAuthTutorialError):
 class UnexpectedResponse(OAuthTutorialError):
     """The server answered something that is not the JSON the protocol promises."""
 
-    def __init__(self, url: str, status: int, content_type: str, excerpt: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        status: int,
+        content_type: str,
+        excerpt: str,
+        setting: str = "OAUTH_SERVICE_URL",
+    ) -> None:
+        from .redact import redact_body  # the answer may hold a credential in an unexpected form
+
         self.url = url
         self.status = status
+        shown = redact_body(excerpt[:1000], content_type)[:200]
+        where = (
+            "the authentication service (for GoTo: https://authentication.logmeininc.com)"
+            if setting == "OAUTH_SERVICE_URL"
+            else "the API's host"
+        )
         super().__init__(
             f"{url} answered HTTP {status} with {content_type or 'no content type'} instead of "
-            f"JSON: {excerpt[:200]!r}. Check that OAUTH_SERVICE_URL points at the authentication "
-            "service (for GoTo: https://authentication.logmeininc.com)."
+            f"JSON: {shown!r}. Check that {setting} points at {where}."
         )
 
 

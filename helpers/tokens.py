@@ -16,10 +16,10 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote_plus
 
 import requests
@@ -28,19 +28,18 @@ from requests_oauthlib import OAuth2Session
 
 from .authorization import AuthorizationRequest, plain_http_if_loopback
 from .config import OAuthConfig, mask
-from .errors import (
-    TOKEN_ERRORS,
-    NoSavedToken,
-    ServiceTimeout,
-    ServiceUnreachable,
-    TokenError,
-    TokenExpired,
-    UnexpectedResponse,
-)
+from .errors import InvalidClient, NoSavedToken, TokenExpired, UnexpectedResponse
 from .trace import Trace
+from .transport import (
+    DEFAULT_TIMEOUT,
+    json_object,
+    prepare,
+    raise_oauth_error,
+    session_for,
+    talking_to,
+)
 
-#: Seconds to wait for the token endpoint. Every HTTP call has a timeout (pitfall 9).
-DEFAULT_TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 class ClientSecretBasic(requests.auth.AuthBase):
@@ -51,12 +50,14 @@ class ClientSecretBasic(requests.auth.AuthBase):
     ``+``, ``/`` or ``=`` (GoTo's do) reaches a strict server changed, and is refused.
     """
 
-    def __init__(self, client_id: str, client_secret: str) -> None:
+    def __init__(self, client_id: str, client_secret: str, *, form_encode: bool = True) -> None:
         self.client_id = client_id
         self._secret = client_secret
+        self.form_encode = form_encode
 
     def header_value(self) -> str:
-        pair = f"{quote_plus(self.client_id)}:{quote_plus(self._secret)}"
+        encode = quote_plus if self.form_encode else str
+        pair = f"{encode(self.client_id)}:{encode(self._secret)}"
         return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -150,72 +151,46 @@ class Token:
         return f"<table>{body}</table>"
 
 
-def _check_token_response(url: str) -> Callable[[requests.Response], requests.Response]:
+def _check_token_response(response: requests.Response) -> requests.Response:
     """A compliance hook that turns a failed or malformed answer into a named error."""
-
-    def check(response: requests.Response) -> requests.Response:
-        content_type = response.headers.get("Content-Type", "")
-        try:
-            data = response.json()
-        except ValueError:
-            raise UnexpectedResponse(
-                url, response.status_code, content_type, response.text
-            ) from None
-        if not isinstance(data, dict):
-            raise UnexpectedResponse(url, response.status_code, content_type, response.text)
-        if "error" in data or response.status_code >= 400:
-            error = _quoted(data.get("error") or f"http_{response.status_code}")
-            cls = TOKEN_ERRORS.get(error, TokenError)
-            raise cls(error, _quoted(data.get("error_description")), response.status_code)
-        if not data.get("access_token"):
-            raise UnexpectedResponse(
-                url, response.status_code, content_type, "no access_token in it"
-            )
-        return response
-
-    return check
-
-
-#: Longest error code / description quoted from a server: a message is not a data dump.
-_MAX_QUOTED = 300
-
-
-def _quoted(value: object) -> str | None:
-    """A server-supplied error code or description, cut to a readable length."""
-    if value is None:
-        return None
-    text = str(value)
-    return text if len(text) <= _MAX_QUOTED else text[:_MAX_QUOTED] + "…"
-
-
-@contextmanager
-def _talking_to(url: str, timeout: float) -> Iterator[None]:
-    """Turn connection failures and time-outs into named errors."""
-    try:
-        yield
-    except requests.Timeout:
-        raise ServiceTimeout(url, timeout) from None
-    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-        # The server hung up (or sent garbage) in the middle of its answer.
-        raise ServiceUnreachable(
-            url, "the connection broke off in the middle of the answer"
-        ) from None
-    except requests.ConnectionError:
-        raise ServiceUnreachable(
-            url, "connection refused, or the host could not be found"
-        ) from None
+    data = json_object(response)
+    if "error" in data or response.status_code >= 400:
+        raise_oauth_error(response, data)
+    if not data.get("access_token"):
+        raise UnexpectedResponse(
+            response.url,
+            response.status_code,
+            response.headers.get("Content-Type", ""),
+            "no access_token in it",
+        )
+    return response
 
 
 def _session(config: OAuthConfig, trace: Trace | None, **kwargs) -> OAuth2Session:
     # scope=None: we compare granted and requested scopes ourselves, so a narrower grant is
     # reported instead of raised as oauthlib's "Scope has changed" Warning (pitfall 6).
     session = OAuth2Session(client=WebApplicationClient(config.client_id), scope=None, **kwargs)
-    hook = _check_token_response(config.token_url)
-    session.register_compliance_hook("access_token_response", hook)
-    session.register_compliance_hook("refresh_token_response", hook)
-    if trace is not None:
-        session.hooks["response"].append(trace.hook)
-    return session
+    session.register_compliance_hook("access_token_response", _check_token_response)
+    session.register_compliance_hook("refresh_token_response", _check_token_response)
+    return prepare(session, config.token_url, trace)
+
+
+def _authenticated(config: OAuthConfig, call: Callable[[ClientSecretBasic], T]) -> T:
+    """``call(auth)`` with HTTP Basic client credentials, form-encoded first (RFC 6749 §2.3.1).
+
+    Which form GoTo decodes is UNCONFIRMED: the RFC and the Node.js tutorial's simple-oauth2
+    form-encode, but GoTo's own refresh example builds the header from the raw secret. So when
+    the server answers ``invalid_client`` and form-encoding changed the credentials (a secret
+    with ``+``, ``/`` or ``=``), the call is made once more with the raw header.
+    """
+    encoded = ClientSecretBasic(config.client_id, config.client_secret)
+    try:
+        return call(encoded)
+    except InvalidClient:
+        raw = ClientSecretBasic(config.client_id, config.client_secret, form_encode=False)
+        if raw.header_value() == encoded.header_value():
+            raise
+        return call(raw)
 
 
 def _token_from(
@@ -255,18 +230,21 @@ def exchange(
     Sends the code, the redirect URI of this attempt and its PKCE code verifier, with the client
     credentials in an HTTP Basic header. Raises a ``TokenError`` subclass when the server refuses.
     """
-    session = _session(config, trace, redirect_uri=request.redirect_uri)
     extra = {"code_verifier": request.code_verifier} if request.code_verifier else {}
-    with _talking_to(config.token_url, timeout), plain_http_if_loopback(config):
-        data = session.fetch_token(
-            config.token_url,
-            code=code,
-            auth=ClientSecretBasic(config.client_id, config.client_secret),
-            include_client_id=False,
-            timeout=timeout,
-            **extra,
-        )
-    return _token_from(dict(data), config, request.scopes, None)
+
+    def call(auth: ClientSecretBasic) -> dict:
+        session = _session(config, trace, redirect_uri=request.redirect_uri)
+        with talking_to(config.token_url, timeout), plain_http_if_loopback(config):
+            return session.fetch_token(
+                config.token_url,
+                code=code,
+                auth=auth,
+                include_client_id=False,
+                timeout=timeout,
+                **extra,
+            )
+
+    return _token_from(dict(_authenticated(config, call)), config, request.scopes, None)
 
 
 def refresh(
@@ -283,15 +261,15 @@ def refresh(
     """
     if not token.refresh_token:
         raise TokenExpired()
-    session = _session(config, trace)
-    with _talking_to(config.token_url, timeout), plain_http_if_loopback(config):
-        data = session.refresh_token(
-            config.token_url,
-            refresh_token=token.refresh_token,
-            auth=ClientSecretBasic(config.client_id, config.client_secret),
-            timeout=timeout,
-        )
-    return _token_from(dict(data), config, token.requested_scopes, token)
+
+    def call(auth: ClientSecretBasic) -> dict:
+        session = _session(config, trace)
+        with talking_to(config.token_url, timeout), plain_http_if_loopback(config):
+            return session.refresh_token(
+                config.token_url, refresh_token=token.refresh_token, auth=auth, timeout=timeout
+            )
+
+    return _token_from(dict(_authenticated(config, call)), config, token.requested_scopes, token)
 
 
 def ensure_fresh(
@@ -319,27 +297,20 @@ def revoke(
     if not value:
         raise ValueError(f"This token has no {which} to revoke.")
     url = config.revoke_url
-    hooks = {"response": [trace.hook]} if trace is not None else None
-    with _talking_to(url, timeout):
-        response = requests.post(
-            url,
-            data={"token": value, "token_type_hint": which},
-            auth=ClientSecretBasic(config.client_id, config.client_secret),
-            headers={"Accept": "application/json"},
-            timeout=timeout,
-            hooks=hooks,
-        )
-    if response.status_code == 200:
-        return
-    content_type = response.headers.get("Content-Type", "")
-    try:
-        data = response.json()
-    except ValueError:
-        raise UnexpectedResponse(url, response.status_code, content_type, response.text) from None
-    error = _quoted(data.get("error") or f"http_{response.status_code}")
-    raise TOKEN_ERRORS.get(error, TokenError)(
-        error, _quoted(data.get("error_description")), response.status_code
-    )
+
+    def call(auth: ClientSecretBasic) -> None:
+        with talking_to(url, timeout), session_for(url, trace) as session:
+            response = session.post(
+                url,
+                data={"token": value, "token_type_hint": which},
+                auth=auth,
+                headers={"Accept": "application/json"},
+                timeout=timeout,
+            )
+        if response.status_code != 200:
+            raise_oauth_error(response, json_object(response))
+
+    _authenticated(config, call)
 
 
 def default_token_path() -> Path:
@@ -365,7 +336,10 @@ class TokenStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tokens-", suffix=".tmp", dir=self.path.parent)
         try:
-            os.fchmod(fd, 0o600)
+            # mkstemp already creates the file 0600 on POSIX; say it explicitly where we can
+            # (os.fchmod exists on Windows only from Python 3.13, where it sets read-only bits).
+            if os.name == "posix":
+                os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(token.to_dict(), f, indent=2)
                 f.flush()
@@ -374,11 +348,12 @@ class TokenStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # make the rename itself durable
-        finally:
-            os.close(dir_fd)
+        if os.name == "posix":  # make the rename itself durable (Windows cannot open folders)
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
         self._remove_leftovers()
         return self.path
 

@@ -128,3 +128,8 @@ def test_config_is_frozen():
     cfg = cfgmod.validate(GOOD)
     with pytest.raises(AttributeError):
         cfg.client_id = "other"  # type: ignore[misc]
+
+
+def test_a_named_env_file_that_does_not_exist_is_an_error_not_the_sandbox(clean_env):
+    with pytest.raises(ConfigError, match="typo.env does not exist"):
+        cfgmod.load(clean_env / "typo.env")

@@ -89,9 +89,10 @@ def test_token_secrets_never_appear_in_its_representations(config, token_server)
 
 @pytest.mark.parametrize(("error", "cls"), sorted(errors.TOKEN_ERRORS.items()))
 def test_each_rfc_6749_error_becomes_its_named_exception(config, token_server, error, cls):
-    token_server.answer_json(
-        {"error": error, "error_description": "told by the server"}, status=400
-    )
+    for _ in range(2):  # invalid_client is retried once with the raw secret (see below)
+        token_server.answer_json(
+            {"error": error, "error_description": "told by the server"}, status=400
+        )
     with pytest.raises(cls) as caught:
         tokens.exchange(config, AuthorizationRequest.new(config), "the-code")
     assert caught.value.error == error and caught.value.status == 400
@@ -189,6 +190,7 @@ def test_revoke_posts_the_token_with_a_hint_and_basic_auth(config, token_server)
 
 def test_revoke_errors_are_named(config, token_server):
     token_server.answer_json({"error": "invalid_client"}, status=401)
+    token_server.answer_json({"error": "invalid_client"}, status=401)
     with pytest.raises(errors.InvalidClient):
         tokens.revoke(
             config, tokens.Token(access_token="AT", refresh_token="RT"), which="access_token"
@@ -258,3 +260,50 @@ def test_trace_masks_tokens_even_when_the_server_mislabels_its_json(config, toke
     shown = str(trace)
     assert TOKEN["access_token"] not in shown and TOKEN["refresh_token"] not in shown
     assert "%E2%80%A6" not in shown  # masks read as "…abcd", not percent-encoded
+
+
+def test_invalid_client_is_retried_once_with_the_raw_secret_as_gotos_example_sends_it(
+    config, token_server
+):
+    token_server.answer_json({"error": "invalid_client"}, status=401)
+    token_server.answer_json(TOKEN)
+    token = tokens.exchange(config, AuthorizationRequest.new(config), "the-code")
+    assert token.access_token == TOKEN["access_token"]
+    first, second = token_server.seen
+    assert basic_credentials(first)[1] == "Qk%2B9x%2FZr2%3DtPw7Lm%2BeV4"
+    assert basic_credentials(second)[1] == SECRET
+
+
+def test_a_secret_that_form_encoding_leaves_alone_is_not_retried(config, token_server):
+    plain = type(config)(
+        config.service_url, "tutorial-client", "PlainSecret123", config.redirect_uri
+    )
+    token_server.answer_json({"error": "invalid_client"}, status=401)
+    with pytest.raises(errors.InvalidClient):
+        tokens.refresh(plain, tokens.Token(access_token="AT", refresh_token="RT"))
+    assert len(token_server.seen) == 1
+
+
+def test_revoke_with_a_json_answer_that_is_not_an_object_is_unexpected(config, token_server):
+    token_server.answer(400, '["not", "an", "object"]', content_type="application/json")
+    with pytest.raises(errors.UnexpectedResponse):
+        tokens.revoke(config, tokens.Token(access_token="AT", refresh_token="RT"))
+
+
+def test_an_unexpected_answer_never_quotes_a_credential(config, token_server):
+    token_server.answer(200, "access_token=AT-0123456789abcdefghij&token_type=bearer", "text/plain")
+    with pytest.raises(errors.UnexpectedResponse) as caught:
+        tokens.exchange(config, AuthorizationRequest.new(config), "the-code")
+    assert "AT-0123456789abcdefghij" not in str(caught.value)
+
+
+def test_no_proxy_is_used_to_reach_this_machine(config, token_server, monkeypatch):
+    # A proxy that does not exist: used, it would make every call fail.
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    token_server.answer_json(TOKEN)
+    assert tokens.exchange(config, AuthorizationRequest.new(config), "the-code").access_token
+    token_server.answer(200, "", content_type="text/plain")
+    tokens.revoke(config, tokens.Token(access_token="AT", refresh_token="RT"))

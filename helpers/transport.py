@@ -1,0 +1,87 @@
+"""How the helpers talk HTTP: sessions, time-outs, and failures as named errors.
+
+Every call to the authorization server or an API goes through here, so each one has a timeout
+(pitfall 9), never goes through a proxy to reach this machine, and fails with a named error
+from ``helpers.errors`` instead of a traceback from ``requests``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import requests
+
+from .config import is_loopback_host
+from .errors import TOKEN_ERRORS, ServiceTimeout, ServiceUnreachable, TokenError, UnexpectedResponse
+from .trace import Trace
+
+#: Seconds to wait for a server to answer.
+DEFAULT_TIMEOUT = 10.0
+
+#: Longest error code or description quoted from a server: a message is not a data dump.
+MAX_QUOTED = 300
+
+
+def prepare(session: requests.Session, url: str, trace: Trace | None = None) -> requests.Session:
+    """Set a session up for ``url``: no proxy for this machine, and the trace's hook."""
+    if is_loopback_host(urlsplit(url).hostname):
+        # An HTTP_PROXY setting (common behind company proxies) would otherwise send requests
+        # for 127.0.0.1 to the proxy, which cannot reach this machine's sandbox or listener.
+        session.trust_env = False
+    if trace is not None:
+        session.hooks["response"].append(trace.hook)
+    return session
+
+
+def session_for(url: str, trace: Trace | None = None) -> requests.Session:
+    return prepare(requests.Session(), url, trace)
+
+
+@contextmanager
+def talking_to(url: str, timeout: float, setting: str = "OAUTH_SERVICE_URL") -> Iterator[None]:
+    """Turn connection failures and time-outs into named errors."""
+    try:
+        yield
+    except requests.Timeout:
+        raise ServiceTimeout(url, timeout) from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+        # The server hung up (or sent garbage) in the middle of its answer.
+        raise ServiceUnreachable(
+            url, "the connection broke off in the middle of the answer", setting
+        ) from None
+    except requests.ConnectionError:
+        raise ServiceUnreachable(
+            url, "connection refused, or the host could not be found", setting
+        ) from None
+
+
+def quoted(value: object) -> str | None:
+    """A server-supplied error code or description, cut to a readable length."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "…"
+
+
+def json_object(response: requests.Response, setting: str = "OAUTH_SERVICE_URL") -> dict:
+    """The answer's JSON object, or ``UnexpectedResponse`` (HTML error pages, lists, garbage)."""
+    content_type = response.headers.get("Content-Type", "")
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise UnexpectedResponse(
+            response.url, response.status_code, content_type, response.text, setting
+        )
+    return data
+
+
+def raise_oauth_error(response: requests.Response, data: dict) -> NoReturn:
+    """Raise the named error for an RFC 6749 §5.2 error answer."""
+    error = quoted(data.get("error") or f"http_{response.status_code}")
+    cls = TOKEN_ERRORS.get(error or "", TokenError)
+    raise cls(error, quoted(data.get("error_description")), response.status_code)
