@@ -7,12 +7,15 @@ from ``helpers.errors`` instead of a traceback from ``requests``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
 
 from .config import is_loopback_host
 from .errors import TOKEN_ERRORS, ServiceTimeout, ServiceUnreachable, TokenError, UnexpectedResponse
@@ -25,8 +28,44 @@ DEFAULT_TIMEOUT = 10.0
 MAX_QUOTED = 300
 
 
+class _WholeAnswerDeadline(HTTPAdapter):
+    """Bound the whole answer by the timeout, not just each read.
+
+    requests' ``timeout`` limits the wait for each piece of the answer, so a server that sends
+    a byte every half second would keep a cell busy for as long as it likes.
+    """
+
+    def send(self, request, stream=False, timeout=None, **kwargs):
+        started = time.monotonic()
+        response = super().send(request, stream=True, timeout=timeout, **kwargs)
+        if stream or timeout is None:
+            return response
+        limit = sum(timeout) if isinstance(timeout, tuple) else float(timeout)
+        # read1 returns whatever has arrived (urllib3 2); read(n) would wait for all n bytes.
+        read = getattr(response.raw, "read1", response.raw.read)
+        chunks = []
+        try:
+            while chunk := read(64 * 1024, decode_content=True):
+                chunks.append(chunk)
+                if time.monotonic() - started > limit:
+                    response.close()
+                    raise requests.Timeout(f"the whole answer took longer than {limit:g} s")
+        except urllib3.exceptions.ReadTimeoutError as e:  # as requests itself translates them
+            raise requests.Timeout(e) from e
+        except urllib3.exceptions.DecodeError as e:
+            raise requests.exceptions.ContentDecodingError(e) from e
+        except urllib3.exceptions.ProtocolError as e:
+            raise requests.exceptions.ChunkedEncodingError(e) from e
+        response._content = b"".join(chunks)  # what requests itself does when not streaming
+        return response
+
+
 def prepare(session: requests.Session, url: str, trace: Trace | None = None) -> requests.Session:
-    """Set a session up for ``url``: no proxy for this machine, and the trace's hook."""
+    """Set a session up for ``url``: no proxy for this machine, a deadline for the whole
+    answer, and the trace's hook."""
+    adapter = _WholeAnswerDeadline()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     if is_loopback_host(urlsplit(url).hostname):
         # An HTTP_PROXY setting (common behind company proxies) would otherwise send requests
         # for 127.0.0.1 to the proxy, which cannot reach this machine's sandbox or listener.
