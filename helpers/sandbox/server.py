@@ -353,6 +353,9 @@ class SandboxApp:
             },
         )
 
+    def _own_origins(self) -> set[str]:
+        return {"http://" + host for host in self.allowed_hosts}
+
     def _bad_input(self, req: Request, why: str) -> Response:
         if req.path.startswith("/oauth/authorize") or req.path in (
             "/oauth/login",
@@ -777,15 +780,35 @@ class SandboxApp:
         return html_response(200, body)
 
     def control(self, req: Request) -> Response:
-        """POST /sandbox/<switch>, from this machine only, with a JSON body (no cross-site
-        form can send one, so a web page in the learner's browser cannot flip these)."""
+        """POST /sandbox/<switch>, from this machine only, with an ``application/json`` body.
+
+        A web page in the learner's browser can POST here without a CORS preflight only with a
+        form-like media type (``text/plain; charset=json`` included), so the media type must be
+        exactly ``application/json``, which needs a preflight this server never grants. A
+        browser also names the page's origin: any but the sandbox's own is refused.
+        """
         if not is_loopback(req.peer):
             return json_response(
                 403, {"error": "forbidden", "error_description": "Loopback callers only."}
             )
-        if req.method != "POST" or "json" not in req.headers.get("content-type", "").lower():
+        origin = req.headers.get("origin")
+        if origin is not None and origin.lower() not in self._own_origins():
             return json_response(
-                400, {"error": "invalid_request", "error_description": "POST a JSON object here."}
+                403,
+                {
+                    "error": "forbidden",
+                    "error_description": "Fault switches are not for other web pages.",
+                },
+            )
+        media_type = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if req.method != "POST" or media_type != "application/json":
+            return json_response(
+                400,
+                {
+                    "error": "invalid_request",
+                    "error_description": "POST a JSON object here (Content-Type: "
+                    "application/json).",
+                },
             )
         data = json.loads(req.body.decode("utf-8") or "{}")
         if not isinstance(data, dict):

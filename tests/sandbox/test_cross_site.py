@@ -50,3 +50,46 @@ def test_a_misaddressed_request_flips_no_switch(sandbox):
     )
     assert answer.status_code == 421
     assert sandbox.app.settings.access_token_lifetime != 1
+
+
+# A page's fetch(url, {method: "POST", mode: "no-cors", headers: {"Content-Type": ...}}) is a
+# "simple" request (no CORS preflight) only with a form-like media type; its Origin is the page's.
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "text/plain; charset=json", "Origin": "https://evil.example"},
+        {"Content-Type": "text/plain; charset=json"},
+        {"Content-Type": "application/x-www-form-urlencoded; x=json"},
+        {"Content-Type": "application/json", "Origin": "https://evil.example"},
+        {"Content-Type": "application/json", "Origin": "null"},  # a sandboxed iframe, file://
+    ],
+)
+def test_a_web_page_cannot_flip_the_fault_switches(sandbox, headers):
+    answer = requests.post(
+        sandbox.url + "/sandbox/token-lifetimes",
+        data=b'{"access_token": 1}',
+        headers=headers,
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code in (400, 403), answer.text
+    assert sandbox.app.settings.access_token_lifetime != 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "application/json"},
+        {"Content-Type": "Application/JSON; charset=utf-8"},
+        {"Content-Type": "application/json", "Origin": "{url}"},
+    ],
+)
+def test_the_fault_switches_answer_json_from_this_machine(sandbox, headers):
+    headers = {k: v.format(url=sandbox.url) for k, v in headers.items()}
+    answer = requests.post(
+        sandbox.url + "/sandbox/token-lifetimes",
+        data=b'{"access_token": 7}',
+        headers=headers,
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 200, answer.text
+    assert sandbox.app.settings.access_token_lifetime == 7
