@@ -13,7 +13,9 @@ with a short page and keeps waiting until one request is a genuine callback: a G
 redirect URI's path whose ``state`` matches the one this sign-in sent. Forged or stray
 requests are answered (403, 404, 405...) and ignored. ``wait()`` returns the code, or raises
 ``AuthorizationDenied`` (the user clicked Deny), ``AuthorizationFailed`` (another ``error=``)
-or ``CallbackTimeout``; either way the server is stopped and the port freed.
+or ``CallbackTimeout``; either way the server is stopped and the port freed. A listener that
+is started but never waited on stops by itself at the deadline ``start()`` arms (10 minutes by
+default), so a notebook left half-way does not hold the port until its kernel dies.
 
 When Jupyter runs on another machine the browser cannot reach this kernel's 127.0.0.1: the
 learner copies the address the browser ended on, and ``parse_callback_url`` runs the very same
@@ -58,6 +60,10 @@ __all__ = ["CallbackListener", "CallbackResult", "ListenerEvent", "parse_callbac
 #: Signature of ``on_event``: ``(kind, message)``. Kinds: listening, ignored, received, error,
 #: stopped, timeout.
 EventCallback = Callable[[str, str], None]
+
+#: Seconds a started listener serves before it stops by itself, unless ``wait()`` takes over.
+#: Generous: in the notebooks the learner reads a few cells between starting and waiting.
+START_TIMEOUT = 600.0
 
 #: Seconds a connection may stay silent before the listener gives up on it. A browser opens
 #: spare "preconnect" sockets and may never use them; they must not hold anything up.
@@ -458,15 +464,21 @@ class CallbackListener:
         self._finished = threading.Event()  # set on the final callback, and by stop()
         self._outcome: _Verdict | None = None
         self._stopped = False
+        self._deadline: float | None = None  # monotonic; armed by start(), dropped by wait()
+        self._start_timeout: float | None = None
+        self._timed_out: float | None = None  # seconds, once the deadline or wait() ran out
         self._status: ListenerEvent | None = None
 
     # --- public ---------------------------------------------------------------------------
 
-    def start(self) -> CallbackListener:
+    def start(self, timeout: float | None = START_TIMEOUT) -> CallbackListener:
         """Bind the port and serve in a background thread; returns at once.
 
-        Raises ``PortInUse`` if another program holds the port. A listener this process runs on
-        the same address (from an earlier run of the cell) is stopped first.
+        If no ``wait()`` begins within ``timeout`` seconds (None: no limit), the listener stops
+        by itself with a "timeout" event and frees the port; a later ``wait()`` then raises
+        ``CallbackTimeout`` at once. Raises ``PortInUse`` if another program holds the port. A
+        listener this process runs on the same address (from an earlier run of the cell) is
+        stopped first.
         """
         with _registry_lock:
             if self._server is not None:
@@ -489,6 +501,9 @@ class CallbackListener:
                     raise PortInUse(self.host, self.port) from exc
                 raise CannotListen(self.host, self.port, exc.strerror or str(exc)) from exc
             server.listener = self
+            if timeout is not None:
+                self._start_timeout = timeout
+                self._deadline = time.monotonic() + timeout
             wake = socket.socketpair()
             thread = threading.Thread(
                 target=self._serve,
@@ -509,16 +524,23 @@ class CallbackListener:
 
         Returns the ``CallbackResult``, or raises ``AuthorizationDenied``,
         ``AuthorizationFailed`` or ``CallbackTimeout`` (after ``timeout`` seconds; None waits
-        forever). Interrupting the kernel also stops the server and frees the port.
+        forever). Interrupting the kernel also stops the server and frees the port. Once
+        waiting, ``timeout`` alone counts: the deadline of ``start()`` no longer applies. On a
+        listener that has finished, ``wait()`` answers at once with the same outcome (so a
+        re-run cell shows it again), or ``ListenerStopped`` if it was stopped without one.
         """
         if self._server is None and not self._stopped:
-            self.start()
+            self.start(timeout=None)  # wait()'s own timeout is the deadline
+        self._deadline = None  # someone waits now: the serve loop's deadline is wait()'s
         try:
             if not self._wait_finished(timeout):
+                self._timed_out = timeout or 0.0
                 self._emit("timeout", f"No valid callback arrived within {timeout:g} s.")
                 raise CallbackTimeout(timeout or 0.0, self.redirect_uri)
             outcome = self._outcome
             if outcome is None:
+                if self._timed_out is not None:
+                    raise CallbackTimeout(self._timed_out, self.redirect_uri)
                 raise ListenerStopped()
             if outcome.error is not None:
                 raise outcome.error
@@ -569,6 +591,12 @@ class CallbackListener:
         return thread is not None and thread.is_alive() and not self._stop_requested.is_set()
 
     @property
+    def result(self) -> CallbackResult | None:
+        """The genuine callback once it arrived (also after the listener stopped), else None."""
+        outcome = self._outcome
+        return None if outcome is None else outcome.result
+
+    @property
     def status(self) -> ListenerEvent | None:
         """The latest event (``.kind``, ``.message``, ``.at``), or None before the first."""
         return self._status
@@ -599,7 +627,12 @@ class CallbackListener:
             selector.register(server, selectors.EVENT_READ)
             selector.register(wake, selectors.EVENT_READ)
             while not self._stop_requested.is_set():
-                for key, _ in selector.select():
+                deadline = self._deadline
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    self._expire()
+                    break
+                for key, _ in selector.select(left):
                     if key.fileobj is server and not self._stop_requested.is_set():
                         server.handle_request()  # a connection is queued: accept it, thread it
         finally:
@@ -608,6 +641,30 @@ class CallbackListener:
             if self._wake is not None:
                 for sock in self._wake:
                     sock.close()
+
+    def _expire(self) -> None:
+        """The deadline of ``start()`` passed with nobody waiting: stop, and say so."""
+        with self._lock:
+            if self._outcome is not None or self._stop_requested.is_set():
+                return
+            self._server = None  # the serve loop closes it on its way out
+            self._stopped = True
+            self._timed_out = self._start_timeout or 0.0
+            self._stop_requested.set()
+        # Leave the registry without waiting for its lock: a start() or stop() holding it may
+        # be joining this very thread. A stale entry is harmless (stop() is idempotent).
+        if _registry_lock.acquire(blocking=False):
+            try:
+                if _registry.get((self.host, self.port)) is self:
+                    del _registry[(self.host, self.port)]
+            finally:
+                _registry_lock.release()
+        self._emit(
+            "timeout",
+            f"No callback within {self._timed_out:g} s of starting: stopped listening and freed "
+            f"port {self.port}. Run the cell that starts the listener again to sign in.",
+        )
+        self._finished.set()
 
     def _answer(self, handler: _CallbackHandler) -> None:
         """Answer a GET: the callback, or anything else a browser sends."""

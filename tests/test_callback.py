@@ -206,6 +206,46 @@ def test_timeout_raises_callback_timeout_and_frees_the_port(listener, uri):
     assert can_bind(port_of(uri))
 
 
+def test_a_listener_never_waited_on_stops_at_its_start_deadline_and_frees_the_port(uri):
+    events = Events()
+    lst = CallbackListener(uri, STATE, on_event=events).start(timeout=0.3)
+    try:
+        assert lst.is_running
+        time.sleep(0.8)
+        assert not lst.is_running
+        assert "timeout" in events.kinds
+        assert "Run the cell that starts the listener again" in lst.status.message
+        assert can_bind(port_of(uri))
+        started = time.monotonic()
+        with pytest.raises(CallbackTimeout):
+            lst.wait(timeout=30)  # a later wait says so at once, not after its own timeout
+        assert time.monotonic() - started < 1.0
+    finally:
+        lst.stop()
+
+
+def test_wait_takes_over_from_the_start_deadline(uri):
+    lst = CallbackListener(uri, STATE).start(timeout=0.3)
+    threading.Timer(0.8, lambda: get(uri, f"code={CODE}&state={STATE}")).start()
+    result = lst.wait(timeout=5)  # waiting since before the start deadline: wait's 5 s count
+    assert result.code == CODE
+
+
+def test_waiting_again_on_a_finished_listener_gives_the_same_outcome_at_once(listener, uri):
+    with pytest.raises(CallbackTimeout):
+        listener.wait(timeout=0.2)
+    started = time.monotonic()
+    with pytest.raises(CallbackTimeout):  # not ListenerStopped: the re-run cell says why
+        listener.wait(timeout=30)
+    assert time.monotonic() - started < 1.0
+
+    other = CallbackListener(f"http://127.0.0.1:{free_port()}{PATH}", STATE).start()
+    get(other.redirect_uri, f"code={CODE}&state={STATE}")
+    first = other.wait(timeout=5)
+    assert other.result is first
+    assert other.wait(timeout=30) is first
+
+
 def test_port_in_use_by_a_foreign_socket_raises_port_in_use_naming_the_port():
     with socket.socket() as foreign:
         foreign.bind(("127.0.0.1", 0))
