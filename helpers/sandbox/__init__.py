@@ -86,10 +86,37 @@ def _resolve(data_dir, port) -> tuple[Path, int]:
         try:
             port = int(raw) if raw else DEFAULT_PORT
         except ValueError:
+            port = -1
+        if not 1 <= port <= 65535:
             raise SandboxError(
-                f"OAUTH_SANDBOX_PORT={raw!r} is not a port number: set it to one like 8765."
-            ) from None
-    return Path(data_dir).expanduser().resolve(), int(port)
+                f"OAUTH_SANDBOX_PORT={raw!r} is not a port number: set it to one from 1 to "
+                "65535, like 8765."
+            )
+    else:
+        given = port
+        try:
+            port = int(port)
+        except (TypeError, ValueError):
+            port = -1
+        if not 0 <= port <= 65535:
+            raise SandboxError(f"port={given!r} is not a port number: use one from 1 to 65535.")
+    return Path(data_dir).expanduser().resolve(), port
+
+
+def _idle_exit() -> float:
+    raw = os.environ.get("OAUTH_SANDBOX_IDLE_EXIT")
+    if not raw:
+        return DEFAULT_IDLE_EXIT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise SandboxError(
+            f"OAUTH_SANDBOX_IDLE_EXIT={raw!r} is not a number of seconds: set it to one like "
+            f"{DEFAULT_IDLE_EXIT} (0: never stop), or unset it."
+        )
+    return seconds
 
 
 def _get_json(url: str, timeout: float = 1.0) -> dict | None:
@@ -241,6 +268,7 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
     ``helpers.errors.SandboxError`` with a clear message if it cannot.
     """
     data_dir, port = _resolve(data_dir, port)
+    idle = _idle_exit()  # checked even when a running sandbox is reused: mistakes show at once
     health = _health(port)
     info = _info_if_ours(data_dir, port, health)
     if info is not None:
@@ -267,7 +295,6 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
                 break
             time.sleep(0.1)
         raise _not_ours(port, health)
-    idle = float(os.environ.get("OAUTH_SANDBOX_IDLE_EXIT") or DEFAULT_IDLE_EXIT)
     proc = _spawn(data_dir, port, idle)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -10,8 +10,29 @@ import logging
 import signal
 import sys
 
+from ..errors import SandboxError
 from . import DEFAULT_PORT, _resolve, stop_running
 from .defaults import DEFAULT_HOST
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return seconds
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -27,7 +48,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="address to listen on (127.0.0.1); requests must name it, or 127.0.0.1, localhost "
         "or [::1], in their Host header",
     )
-    parser.add_argument("--port", type=int, default=None, help=f"port ({DEFAULT_PORT})")
+    parser.add_argument(
+        "--port", type=_port, default=None, help=f"port ({DEFAULT_PORT}; 0: any free port)"
+    )
     parser.add_argument("--data-dir", default=None, help="folder for the SQLite state")
     parser.add_argument("--client-id", default=None, help="the demo client's id")
     parser.add_argument("--client-secret", default=None, help="the demo client's secret")
@@ -47,7 +70,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--idle-exit",
-        type=float,
+        type=_seconds,
         default=0,
         metavar="SECONDS",
         help="stop after this long without a request (0: never)",
@@ -60,7 +83,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # Like ensure_running: options, then OAUTH_SANDBOX_DIR / OAUTH_SANDBOX_PORT, then defaults.
-    data_dir, port = _resolve(args.data_dir, args.port)
+    try:
+        data_dir, port = _resolve(args.data_dir, args.port)
+    except SandboxError as exc:
+        print(f"python -m helpers.sandbox: error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "stop":
         stopped = stop_running(data_dir=data_dir, port=port)
         print("Stopped the sandbox." if stopped else "No sandbox was running there.")

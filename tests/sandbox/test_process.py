@@ -347,3 +347,46 @@ def test_a_bad_port_variable_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("OAUTH_SANDBOX_PORT", "eighty")
     with pytest.raises(SandboxError, match="OAUTH_SANDBOX_PORT"):
         ensure_running()
+
+
+@pytest.mark.parametrize("value", ["70000", "-1", "0"])
+def test_a_port_variable_out_of_range_is_a_clear_error(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("OAUTH_SANDBOX_DIR", str(tmp_path))
+    monkeypatch.setenv("OAUTH_SANDBOX_PORT", value)
+    with pytest.raises(SandboxError, match="OAUTH_SANDBOX_PORT"):
+        ensure_running()
+
+
+def test_a_port_argument_out_of_range_is_a_clear_error(tmp_path):
+    with pytest.raises(SandboxError, match="port=70000"):
+        ensure_running(data_dir=tmp_path, port=70000)
+
+
+@pytest.mark.parametrize("value", ["soon", "nan", "-5", "inf"])
+def test_a_bad_idle_exit_variable_is_a_clear_error(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("OAUTH_SANDBOX_IDLE_EXIT", value)
+    with pytest.raises(SandboxError, match="OAUTH_SANDBOX_IDLE_EXIT"):
+        ensure_running(data_dir=tmp_path, port=_free_port())
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--port", "70000"], {}, "--port"),
+        (["--port", "http"], {}, "--port"),
+        (["--idle-exit", "nan"], {}, "--idle-exit"),
+        ([], {"OAUTH_SANDBOX_PORT": "70000"}, "OAUTH_SANDBOX_PORT"),
+        (["stop"], {"OAUTH_SANDBOX_PORT": "99999"}, "OAUTH_SANDBOX_PORT"),
+    ],
+)
+def test_the_command_line_names_a_bad_option_without_a_traceback(tmp_path, args, env, named):
+    done = subprocess.run(
+        [sys.executable, "-m", "helpers.sandbox", "--data-dir", str(tmp_path), *args],
+        cwd=ROOT,
+        env={**os.environ, "OAUTH_SANDBOX_PORT": "", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr and "Traceback" not in done.stderr
