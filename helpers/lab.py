@@ -6,7 +6,9 @@
 
 Each function makes one plain HTTP request, as an attacker's page (or script) would make the
 victim's browser send it, and reports what came back. No redirect is followed: where the
-server sends the browser next (``location``) is part of what the lab looks at.
+server sends the browser next (``location``) is part of what the lab looks at. When nothing
+answers, the named ``ServiceUnreachable`` (or ``ListenerUnreachable``, for the callback) says
+what to run again.
 """
 
 from __future__ import annotations
@@ -17,10 +19,24 @@ from dataclasses import dataclass
 from html import unescape
 from urllib.parse import urlencode
 
-import requests
+from .errors import OAuthTutorialError, ServiceUnreachable
+from .transport import session_for, talking_to
 
 #: Every lab request gives up after this many seconds (pitfall 9: no call without a timeout).
 TIMEOUT = 5.0
+
+
+class ListenerUnreachable(ServiceUnreachable):
+    """Nothing listens on the redirect URI, so the forged callback had nowhere to go."""
+
+    def __init__(self, redirect_uri: str) -> None:
+        self.url = redirect_uri
+        OAuthTutorialError.__init__(
+            self,
+            f"Nothing listens on {redirect_uri}, so the forged callback could not be delivered. "
+            "A listener stops once its sign-in is over (or at its deadline): run the cell that "
+            "starts the listener again, then this one.",
+        )
 
 
 @dataclass(frozen=True)
@@ -49,8 +65,12 @@ def _title(html: str) -> str:
 
 
 def probe(url: str, *, timeout: float = TIMEOUT) -> Probe:
-    """GET ``url`` once, without following a redirect, and summarise the answer."""
-    response = requests.get(url, allow_redirects=False, timeout=timeout)
+    """GET ``url`` once, without following a redirect, and summarise the answer.
+
+    Raises ``ServiceUnreachable`` when nothing answers, ``ServiceTimeout`` after ``timeout``.
+    """
+    with talking_to(url.split("?", 1)[0], timeout), session_for(url) as session:
+        response = session.get(url, allow_redirects=False, timeout=timeout)
     location = response.headers.get("Location") if response.is_redirect else None
     content_type = response.headers.get("Content-Type", "")
     title = _title(response.text) if "html" in content_type else ""
@@ -69,7 +89,11 @@ def forge_callback(
     A CSRF attack on the redirect URI (RFC 6749 §10.12) tricks your browser into delivering
     the attacker's code, so your app would end up signed in as the attacker.
     """
-    return probe(redirect_uri + "?" + urlencode({"code": code, "state": state}), timeout=timeout)
+    forged = redirect_uri + "?" + urlencode({"code": code, "state": state})
+    try:
+        return probe(forged, timeout=timeout)
+    except ServiceUnreachable:
+        raise ListenerUnreachable(redirect_uri) from None
 
 
 def guessed_code_verifier() -> str:

@@ -69,3 +69,23 @@ def test_probe_sees_an_unregistered_redirect_uri_refused_without_a_redirect(sand
     assert not answer.redirected
     good = lab.probe(AuthorizationRequest.new(cfg).url)
     assert good.status == 200
+
+
+def test_a_forged_callback_with_no_listener_is_a_named_error_saying_what_to_run():
+    from helpers.errors import ServiceUnreachable
+
+    redirect_uri = f"http://127.0.0.1:{free_port()}/login/oauth2/code/goto"
+    with CallbackListener(redirect_uri, "the-real-state"):
+        pass  # started, then stopped: as after the notebook's wait cell
+    with pytest.raises(lab.ListenerUnreachable) as caught:
+        lab.forge_callback(redirect_uri, state="a-guessed-state")
+    assert isinstance(caught.value, ServiceUnreachable)
+    assert "run the cell that starts the listener" in str(caught.value)
+    assert "a-guessed-state" not in str(caught.value)
+
+
+def test_probe_of_a_closed_port_is_service_unreachable():
+    from helpers.errors import ServiceUnreachable
+
+    with pytest.raises(ServiceUnreachable):
+        lab.probe(f"http://127.0.0.1:{free_port()}/oauth/authorize")
