@@ -7,6 +7,10 @@ saves the token and prints a masked summary.
     python -m helpers                 # sign in, with a browser
     python -m helpers --no-browser    # print the URL; open it yourself
     python -m helpers --json          # one JSON object per line, for scripts
+
+When no callback arrives in time, or on Ctrl-C, it asks for the address the browser ended on
+(for a browser that cannot reach this machine's 127.0.0.1), if stdin is a terminal and the
+output is not --json; ``--paste`` asks whatever stdin is.
 """
 
 from __future__ import annotations
@@ -16,9 +20,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import browser, config, tokens
+from . import config, flow, tokens
 from .authorization import AuthorizationRequest
-from .callback import CallbackListener
 from .config import mask
 from .errors import OAuthTutorialError
 
@@ -49,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--env-file", metavar="PATH", help="read this file instead of the nearest .env")
     p.add_argument("--no-save", action="store_true", help="do not save the token to .tokens.json")
+    p.add_argument(
+        "--paste",
+        action="store_true",
+        help="after a timeout or Ctrl-C, ask for the address the browser ended on even when "
+        "stdin is not a terminal (by default only a terminal is asked, and never with --json)",
+    )
     return p
 
 
@@ -69,22 +78,45 @@ class _Output:
         print(text, file=sys.stderr if self.as_json else sys.stdout, flush=True)
 
 
+def _ask(out: _Output):
+    """``input`` for the paste fallback; with --json the prompt goes to stderr."""
+
+    def ask(prompt: str) -> str:
+        print(prompt, end="", file=sys.stderr if out.as_json else sys.stdout, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line
+
+    return ask
+
+
 def run(args: argparse.Namespace, out: _Output) -> int:
     cfg = config.load(args.env_file, quiet=True)
     where = "the local sandbox" if cfg.is_sandbox else cfg.service_url
     out.note(f"Signing in with {where} as client {cfg.client_id}.")
     request = AuthorizationRequest.new(cfg, scopes=args.scope, pkce=not args.no_pkce)
-    on_event = None if out.as_json else (lambda kind, message: out.note(f"  [{kind}] {message}"))
-    with CallbackListener(cfg.redirect_uri, request.state, on_event=on_event) as listener:
-        out.event(
-            "authorization_url",
-            f"Open this address in a browser, sign in and click Allow:\n\n  {request.url}\n",
-            url=request.url,
-        )
-        if not args.no_browser:
-            browser.open_url(request.url, show=False)
-        result = listener.wait(args.timeout)
-    token = tokens.exchange(cfg, request, result.code)
+
+    def on_event(kind: str, message: str) -> None:
+        if kind == "waiting":  # the listener is up: show the address before the browser opens
+            out.event(
+                "authorization_url",
+                f"Open this address in a browser, sign in and click Allow:\n\n  {request.url}\n",
+                url=request.url,
+            )
+        elif not out.as_json and kind != "token":
+            out.note(f"  [{kind}] {message}")
+
+    paste = args.paste or (not out.as_json and sys.stdin is not None and sys.stdin.isatty())
+    token = flow.sign_in(
+        cfg,
+        request=request,
+        timeout=args.timeout,
+        on_event=on_event,
+        open_browser=not args.no_browser,
+        ask=_ask(out) if paste else None,
+        say=out.note,
+    )
     saved = None if args.no_save else tokens.TokenStore().save(token)
     out.event(
         "token",

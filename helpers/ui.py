@@ -5,8 +5,8 @@
     >>> token = ui.sign_in(cfg)        # shows the sign-in panel, opens the browser, waits
     >>> ui.TokenCard(token)            # masked token, principal, scopes, live expiry
 
-Nothing here speaks OAuth: every protocol step is a call to ``authorization``, ``callback``,
-``tokens`` or ``browser``. The views only show what those calls did. No cell depends on a
+Nothing here speaks OAuth: the flow's steps and decisions are in ``flow`` (and the modules it
+calls); the views only show what those calls did. No cell depends on a
 click: the panel's sign-in link works while the kernel waits, and ``sign_in`` also opens the
 browser and waits by itself, with a timeout. Without ipywidgets, or outside a Jupyter kernel (a terminal, pytest), every view
 prints plain text lines instead.
@@ -20,11 +20,11 @@ import weakref
 from collections.abc import Callable, Sequence
 from html import escape
 
-from . import browser, tokens
+from . import browser, flow
 from .authorization import AuthorizationRequest
-from .callback import CallbackListener, CallbackResult, parse_callback_url
+from .callback import CallbackResult, parse_callback_url
 from .config import OAuthConfig, mask
-from .errors import NoSavedToken, OAuthTutorialError, TokenError, TokenExpired
+from .errors import OAuthTutorialError
 from .tokens import Token, TokenStore
 from .trace import Trace
 
@@ -50,7 +50,7 @@ KNOWN_SCOPES: dict[str, str] = {
 }
 
 #: Seconds the notebooks wait for the learner to sign in.
-DEFAULT_TIMEOUT = 300.0
+DEFAULT_TIMEOUT = flow.DEFAULT_TIMEOUT
 
 _forced: bool | None = None
 
@@ -253,6 +253,30 @@ class SignInPanel:
         return f"SignInPanel({self.kind}: {self.status_text})"
 
 
+def _ask(prompt: str) -> str:
+    # Looked up at call time, so a test can replace builtins.input.
+    return input(prompt)
+
+
+def _panel_events(panel: SignInPanel, timeout: float) -> Callable[[str, str], None]:
+    """The flow's events, shown on the panel: "waiting" starts its countdown."""
+
+    def on_event(kind: str, message: str) -> None:
+        if kind == "waiting":
+            panel.start_countdown(timeout)
+        else:
+            panel.on_event(kind, message)
+
+    return on_event
+
+
+def _show_failure(panel: SignInPanel, error: BaseException) -> None:
+    if isinstance(error, KeyboardInterrupt):
+        panel.set_status("stopped", "Interrupted: stopped listening.")
+    elif panel.kind not in ("error", "timeout"):
+        panel.set_status("error", str(error))
+
+
 def wait_for_callback(
     config: OAuthConfig,
     request: AuthorizationRequest,
@@ -260,24 +284,28 @@ def wait_for_callback(
     timeout: float = DEFAULT_TIMEOUT,
     open_browser: bool = True,
     panel: SignInPanel | None = None,
+    paste: bool = True,
 ) -> CallbackResult:
     """Show the sign-in panel, listen on the redirect URI, open the browser, wait.
 
     Returns the callback (its code masked in every representation), or raises what
-    ``CallbackListener.wait`` raises: ``AuthorizationDenied``, ``CallbackTimeout``...
+    ``CallbackListener.wait`` raises: ``AuthorizationDenied``, ``CallbackTimeout``... With
+    ``paste`` (the default), a timeout or an interrupt (■) first asks for the address the
+    browser ended on (remote Jupyter: the browser cannot reach this kernel), checked like a
+    callback; where the kernel cannot ask (no stdin), the error is raised as before.
     """
     panel = panel or SignInPanel(request.url, timeout=timeout)
     panel.show()
-    listener = CallbackListener(request.redirect_uri, request.state, on_event=panel.on_event)
-    listener.start()
-    panel.start_countdown(timeout)
-    if open_browser:
-        browser.open_url(request.url, show=False)
     try:
-        result = listener.wait(timeout)
-    except OAuthTutorialError as e:
-        if panel.kind not in ("error", "timeout"):
-            panel.set_status("error", str(e))
+        result = flow.wait_for_code(
+            request,
+            timeout=timeout,
+            on_event=_panel_events(panel, timeout),
+            open_browser=open_browser,
+            ask=_ask if paste else None,
+        )
+    except (OAuthTutorialError, KeyboardInterrupt) as e:
+        _show_failure(panel, e)
         raise
     print(f"Callback received: {result!r}", flush=True)
     return result
@@ -292,23 +320,29 @@ def sign_in(
     open_browser: bool = True,
     save: bool = False,
     trace: Trace | None = None,
+    paste: bool = True,
 ) -> Token:
-    """The whole flow in one call: request, listener, browser, callback, exchange.
+    """The whole flow in one call (``flow.sign_in``), with the sign-in panel.
 
     For notebooks that need a token but teach something else. ``save=True`` also saves it
-    with ``TokenStore().save``.
+    with ``TokenStore().save``. ``paste``: as in ``wait_for_callback``.
     """
     request = AuthorizationRequest.new(config, scopes=scopes, pkce=pkce)
     panel = SignInPanel(request.url, timeout=timeout)
-    result = wait_for_callback(
-        config, request, timeout=timeout, open_browser=open_browser, panel=panel
-    )
+    panel.show()
     try:
-        token = tokens.exchange(config, request, result.code, trace=trace)
-    except OAuthTutorialError as e:
-        panel.set_status("error", str(e))
+        token = flow.sign_in(
+            config,
+            request=request,
+            timeout=timeout,
+            on_event=_panel_events(panel, timeout),
+            open_browser=open_browser,
+            trace=trace,
+            ask=_ask if paste else None,
+        )
+    except (OAuthTutorialError, KeyboardInterrupt) as e:
+        _show_failure(panel, e)
         raise
-    panel.set_status("token", f"Token received for {token.principal or 'the user'}.")
     print(f"Token received: {token!r}", flush=True)
     if save:
         path = TokenStore().save(token)
@@ -324,25 +358,15 @@ def saved_or_new_token(
 ) -> Token:
     """The token 04_token_exchange saved (refreshed if it expired), or a fresh sign-in.
 
-    A new token is saved for the next notebook. Says in one line which it was.
+    ``flow.saved_or_new_token`` decides; a new sign-in shows the panel. A new token is saved
+    for the next notebook. Says in one line which it was.
     """
-    store = store or TokenStore()
-    try:
-        token = store.load_for(config)
-        if token.is_expired(leeway=60):
-            token = tokens.refresh(config, token)
-            store.save(token)
-            print("The saved token had expired: refreshed it.", flush=True)
-        else:
-            print(f"Using the token saved in {store.path}.", flush=True)
-        return token
-    except NoSavedToken as e:
-        print(f"No usable saved token ({e.__class__.__name__}): signing in.", flush=True)
-    except (TokenError, TokenExpired) as e:
-        print(f"The saved token cannot be renewed ({type(e).__name__}): signing in.", flush=True)
-    token = sign_in(config, timeout=timeout)
-    store.save(token)
-    return token
+    return flow.saved_or_new_token(
+        config,
+        store,
+        new_token=lambda: sign_in(config, timeout=timeout),
+        say=lambda line: print(line, flush=True),
+    )
 
 
 # --- scopes ----------------------------------------------------------------------------------

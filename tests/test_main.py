@@ -81,3 +81,65 @@ def test_a_broken_configuration_is_reported_not_a_traceback(clean_env, monkeypat
     rest = events(proc)
     assert proc.returncode == 1 and rest[-1]["error"] == "ConfigError"
     assert "OAUTH_CLIENT_ID" in rest[-1]["message"]
+
+
+def start_pasting(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "helpers", "--json", "--no-browser", "--paste", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+
+
+def asked_for_the_address(proc: subprocess.Popen) -> None:
+    for line in proc.stderr:
+        if "No callback reached the listener" in line:
+            return
+    raise AssertionError("the address was never asked for")
+
+
+def address_the_browser_ended_on(url: str) -> str:
+    from tests.scripted_browser import NoListener
+
+    try:
+        sign_in(url)
+    except NoListener as stuck:
+        return stuck.callback_url
+    raise AssertionError("the listener should be gone")
+
+
+def test_after_a_timeout_the_pasted_address_completes_the_sign_in(sandbox_env):
+    proc = start_pasting("--timeout", "0.5")
+    url = json.loads(proc.stdout.readline())["url"]
+    asked_for_the_address(proc)  # the listener has stopped: the browser cannot reach it
+    proc.stdin.write(address_the_browser_ended_on(url) + "\n")
+    proc.stdin.flush()
+    rest = events(proc)
+    assert proc.returncode == 0, rest
+    assert rest[-1]["event"] == "token" and rest[-1]["principal"] == sandbox_env.info.user_email
+
+
+def test_ctrl_c_also_asks_and_giving_up_reports_the_interrupt(sandbox_env):
+    import signal
+
+    proc = start_pasting("--timeout", "60")
+    json.loads(proc.stdout.readline())
+    proc.send_signal(signal.SIGINT)
+    asked_for_the_address(proc)
+    proc.stdin.write("\n")  # Enter: give up
+    proc.stdin.flush()
+    rest = events(proc)
+    assert proc.returncode == 130 and rest[-1]["error"] == "KeyboardInterrupt"
+
+
+def test_a_closed_stdin_gives_the_timeout_as_before(sandbox_env):
+    proc = start_pasting("--timeout", "0.3")
+    proc.stdin.close()
+    out = proc.stdout.read()
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    last = json.loads(out.splitlines()[-1])
+    assert proc.returncode == 1 and last["error"] == "CallbackTimeout"

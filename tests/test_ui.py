@@ -229,3 +229,93 @@ def test_widgets_are_off_outside_a_kernel():
         assert ui.widgets_enabled() is True
     finally:
         ui.use_widgets(None)
+
+
+# --- the paste fallback (PITFALLS #1) -----------------------------------------------------------
+
+
+def callback_address(request, **params) -> str:
+    return request.redirect_uri + "?" + urlencode({"state": request.state, **params})
+
+
+def test_after_a_timeout_the_pasted_address_is_checked_and_returned(cfg, monkeypatch, capsys):
+    request = AuthorizationRequest.new(cfg)
+    answers = iter(
+        [
+            callback_address(request, code="CODE-pasted-123456", state="not-ours"),  # refused
+            callback_address(request, code="CODE-pasted-123456"),
+        ]
+    )
+    prompts = []
+    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or next(answers))
+    result = ui.wait_for_callback(cfg, request, timeout=0.3, open_browser=False)
+    assert result.code == "CODE-pasted-123456"
+    assert prompts == [ui.flow.PASTE_PROMPT] * 2
+    out = capsys.readouterr().out
+    assert "StateMismatch" in out and "CODE-pasted" not in out
+    assert can_bind(request.redirect_uri)
+
+
+def test_an_interrupt_also_offers_the_paste(cfg, monkeypatch):
+    import _thread
+
+    request = AuthorizationRequest.new(cfg)
+    monkeypatch.setattr("builtins.input", lambda prompt: callback_address(request, code="C-1234"))
+    threading.Timer(0.3, _thread.interrupt_main).start()  # the learner presses ■
+    started = time.monotonic()
+    result = ui.wait_for_callback(cfg, request, timeout=30, open_browser=False)
+    assert result.code == "C-1234" and time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("problem", ["no stdin", "closed stdin", "gave up"])
+def test_without_a_pasted_address_the_original_error_is_raised(cfg, monkeypatch, problem):
+    from helpers.errors import CallbackTimeout
+
+    def no_answer(prompt):
+        if problem == "no stdin":
+            raise NotImplementedError("raw_input was called, but this frontend does not support input requests.")
+        if problem == "closed stdin":
+            raise EOFError
+        return ""
+
+    monkeypatch.setattr("builtins.input", no_answer)
+    request = AuthorizationRequest.new(cfg)
+    with pytest.raises(CallbackTimeout):
+        ui.wait_for_callback(cfg, request, timeout=0.2, open_browser=False)
+
+
+def test_paste_false_never_asks(cfg, monkeypatch):
+    from helpers.errors import CallbackTimeout
+
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("asked"))
+    request = AuthorizationRequest.new(cfg)
+    with pytest.raises(CallbackTimeout):
+        ui.wait_for_callback(cfg, request, timeout=0.2, open_browser=False, paste=False)
+
+
+def test_sign_in_completes_with_a_pasted_address(cfg, token_server, monkeypatch, capsys):
+    token_server.answer_json(
+        {"access_token": "AT-pasted-abcdefghijkl", "token_type": "Bearer", "expires_in": 3600}
+    )
+    urls = []
+    monkeypatch.setattr(ui.browser, "open_url", lambda url, **kw: urls.append(url) or True)
+
+    def paste(prompt):
+        state = parse_qs(urlsplit(urls[0]).query)["state"][0]
+        return f"{cfg.redirect_uri}?code=CODE-pasted-abcdef&state={state}"
+
+    monkeypatch.setattr("builtins.input", paste)
+    token = ui.sign_in(cfg, timeout=0.3)
+    assert token.access_token == "AT-pasted-abcdefghijkl"
+    assert "code=CODE-pasted-abcdef" in token_server.seen[0].body
+
+
+def can_bind(redirect_uri: str) -> bool:
+    port = int(urlsplit(redirect_uri).port)
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,188 @@
+"""The sign-in flow as a few calls, shared by the notebook views (``ui``) and ``python -m helpers``.
+
+    >>> from helpers import config, flow
+    >>> cfg = config.load()
+    >>> token = flow.sign_in(cfg, on_event=lambda kind, message: print(kind, message))
+    waiting Waiting for you to sign in and click Allow.
+    received Callback received with the right state; the code is ready.
+    token Token received for learner@example.com.
+
+Each step is one call to ``authorization``, ``callback``, ``browser`` or ``tokens``; this module
+only puts them in order and decides what happens when one fails (paste the address, refresh a
+saved token, sign in again). It shows nothing itself: progress goes to ``on_event(kind,
+message)``, with the listener's kinds (listening, ignored, received, error, stopped, timeout)
+plus "waiting" (the listener is up and the browser is about to open), "token" and "error".
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+
+from . import browser, tokens
+from .authorization import AuthorizationRequest
+from .callback import CallbackListener, CallbackResult, parse_callback_url
+from .config import OAuthConfig
+from .errors import (
+    CallbackTimeout,
+    InvalidCallbackAddress,
+    NoSavedToken,
+    OAuthTutorialError,
+    StateMismatch,
+    TokenError,
+    TokenExpired,
+)
+from .tokens import Token, TokenStore
+from .trace import Trace
+
+__all__ = [
+    "PASTE_PROMPT",
+    "ask_for_pasted_callback",
+    "saved_or_new_token",
+    "sign_in",
+    "wait_for_code",
+]
+
+#: ``(kind, message)``, as ``CallbackListener``'s ``on_event``.
+EventCallback = Callable[[str, str], None]
+#: ``ask(prompt) -> answer``: ``input`` in a kernel or a terminal.
+Ask = Callable[[str], str]
+
+#: Seconds to wait for the learner to sign in.
+DEFAULT_TIMEOUT = 300.0
+
+PASTE_PROMPT = "Paste the address your browser ended on (or press Enter to give up): "
+
+
+def _emit(on_event: EventCallback | None, kind: str, message: str) -> None:
+    if on_event is not None:
+        with contextlib.suppress(Exception):  # a broken view must not break the sign-in
+            on_event(kind, message)
+
+
+def ask_for_pasted_callback(
+    request: AuthorizationRequest, ask: Ask, *, say: Callable[[str], None] = print
+) -> CallbackResult | None:
+    """PITFALLS #1: ask for the address the browser ended on and check it as the listener would.
+
+    Returns the callback, or None when the learner gives up (an empty answer) or nothing can be
+    read: no stdin under nbclient (``StdinNotImplementedError``), a closed one (``EOFError``),
+    pytest's capture (``OSError``). An address that fails the checks is explained and asked
+    for again; a pasted ``error=access_denied`` raises ``AuthorizationDenied``, as the listener
+    would.
+    """
+    say(
+        "No callback reached the listener. If Jupyter (or this program) runs on another machine, "
+        "your browser shows an error page: its address still holds the code and the state."
+    )
+    while True:
+        try:
+            answer = ask(PASTE_PROMPT)
+        except (EOFError, OSError, NotImplementedError):
+            return None
+        if not (answer or "").strip():
+            return None
+        try:
+            return parse_callback_url(answer, request.redirect_uri, request.state)
+        except (InvalidCallbackAddress, StateMismatch) as e:
+            say(f"{type(e).__name__}: {e}")
+
+
+def wait_for_code(
+    request: AuthorizationRequest,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_event: EventCallback | None = None,
+    open_browser: bool = True,
+    ask: Ask | None = None,
+    say: Callable[[str], None] = print,
+) -> CallbackResult:
+    """Stage 3: listen on the redirect URI, open the browser, wait for the genuine callback.
+
+    Raises what ``CallbackListener.wait`` raises. With ``ask``, a ``CallbackTimeout`` or an
+    interrupt (■, Ctrl-C) first asks for the pasted address (``ask_for_pasted_callback``), and
+    is raised only if none is given. The listener is stopped whatever happens.
+    """
+    listener = CallbackListener(request.redirect_uri, request.state, on_event=on_event)
+    listener.start(timeout=None)  # wait() below bounds it
+    try:
+        _emit(on_event, "waiting", "Waiting for you to sign in and click Allow.")
+        if open_browser:
+            browser.open_url(request.url, show=False)
+        return listener.wait(timeout)
+    except (CallbackTimeout, KeyboardInterrupt):
+        if ask is None:
+            raise
+        listener.stop()  # free the port before asking: nothing more will come there
+        pasted = ask_for_pasted_callback(request, ask, say=say)
+        if pasted is None:
+            raise  # the original timeout or interrupt
+        _emit(on_event, "received", "Pasted callback accepted: right path, right state.")
+        return pasted
+    finally:
+        listener.stop()
+
+
+def sign_in(
+    config: OAuthConfig,
+    *,
+    scopes: Sequence[str] | None = None,
+    pkce: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_event: EventCallback | None = None,
+    open_browser: bool = True,
+    trace: Trace | None = None,
+    request: AuthorizationRequest | None = None,
+    ask: Ask | None = None,
+    say: Callable[[str], None] = print,
+) -> Token:
+    """The whole flow: authorization request, listener, browser, callback, code exchange.
+
+    ``request``: an authorization request made already (the caller shows its URL); otherwise a
+    new one with ``scopes`` and ``pkce``. ``ask``: the paste fallback of ``wait_for_code``.
+    """
+    if request is None:
+        request = AuthorizationRequest.new(config, scopes=scopes, pkce=pkce)
+    result = wait_for_code(
+        request, timeout=timeout, on_event=on_event, open_browser=open_browser, ask=ask, say=say
+    )
+    try:
+        token = tokens.exchange(config, request, result.code, trace=trace)
+    except OAuthTutorialError as e:
+        _emit(on_event, "error", str(e))
+        raise
+    _emit(on_event, "token", f"Token received for {token.principal or 'the user'}.")
+    return token
+
+
+def saved_or_new_token(
+    config: OAuthConfig,
+    store: TokenStore | None = None,
+    *,
+    new_token: Callable[[], Token] | None = None,
+    say: Callable[[str], None] = print,
+) -> Token:
+    """The saved token (refreshed if it expired), or a new sign-in, saved for next time.
+
+    ``new_token()`` makes the new token (default: ``sign_in(config)``). Says in one line,
+    through ``say``, which it was. The saved token is not tried against an API: one that the
+    server dropped early (revoked, the sandbox's data reset) shows up as ``InvalidToken`` at the
+    first call, and the caller signs in again then.
+    """
+    store = store or TokenStore()
+    try:
+        token = store.load_for(config)
+        if token.is_expired(leeway=60):
+            token = tokens.refresh(config, token)
+            store.save(token)
+            say("The saved token had expired: refreshed it.")
+        else:
+            say(f"Using the token saved in {store.path}.")
+        return token
+    except NoSavedToken as e:
+        say(f"No usable saved token ({type(e).__name__}): signing in.")
+    except (TokenError, TokenExpired) as e:
+        say(f"The saved token cannot be renewed ({type(e).__name__}): signing in.")
+    token = new_token() if new_token is not None else sign_in(config)
+    store.save(token)
+    return token
