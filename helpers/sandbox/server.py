@@ -235,6 +235,7 @@ class SandboxApp:
         )
         for grant in (auth_grant, refresh_grant):
             grant.register_token_modifier(self._add_principal)
+        refresh_grant.register_token_modifier(self._like_gotos_refresh_answer)
         refresh_grant.issue_new_refresh_tokens = settings.rotate
 
     # --- fault switches ---------------------------------------------------------------------
@@ -314,6 +315,13 @@ class SandboxApp:
     def _add_principal(token, token_handler, request):
         # GoTo's token responses name the signed-in user.
         token["principal"] = request.user
+        return token
+
+    def _like_gotos_refresh_answer(self, token, token_handler, request):
+        # GoTo's own refresh example answers without token_type (GOTO.md); RFC 6749 §5.1 makes
+        # it required, so clients must cope. "rotate" mode stays RFC-shaped.
+        if not self.settings.rotate:
+            token.pop("token_type", None)
         return token
 
     # --- dispatch ---------------------------------------------------------------------------

@@ -327,6 +327,7 @@ def test_goto_refresh_returns_no_new_refresh_token_and_the_old_one_keeps_working
     assert renewed.status_code == 200, renewed.text
     body = renewed.json()
     assert "refresh_token" not in body
+    assert "token_type" not in body  # as in GoTo's own refresh example
     assert body["access_token"] != first["access_token"]
     assert body["principal"] == sandbox.info.user_email
     assert whoami(sandbox, body["access_token"]).status_code == 200
@@ -383,6 +384,7 @@ def test_rotation_issues_a_new_refresh_token_and_invalidates_the_old(rotating_sa
     third = refresh(sandbox, second["refresh_token"])
     assert third.status_code == 200
     assert "refresh_token" in third.json()
+    assert third.json()["token_type"] == "Bearer"  # rotate mode answers as RFC 6749 §5.1 asks
 
 
 def test_rotation_reuse_of_an_old_refresh_token_revokes_the_family(rotating_sandbox, listener):
