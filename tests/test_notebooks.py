@@ -174,6 +174,30 @@ def test_notebook_runs_reaches_its_goal_and_shows_no_secret(
         assert saved["principal"] == sandbox.info.user_email
 
 
+@pytest.mark.notebooks
+def test_05_signs_in_again_when_the_saved_token_was_dropped_by_the_server(
+    notebook_env, monkeypatch, tmp_path
+):
+    # Unexpired, from this sandbox, but unknown to it: as after its data was reset.
+    from helpers.tokens import Token, TokenStore
+
+    sandbox, env, root = notebook_env
+    env = {**env, "OAUTH_TOKEN_FILE": str(tmp_path / "tokens.json")}
+    TokenStore(tmp_path / "tokens.json").save(
+        Token(
+            access_token="AT-the-server-forgot-0123456789",
+            refresh_token="RT-the-server-forgot-0123456789",
+            expires_at=time.time() + 3600,
+            scopes=("messaging.v1.send",),
+            issuer=sandbox.url,
+        )
+    )
+    nb, seen, seconds = execute("05_calling_the_api", env, monkeypatch, NOTEBOOKS)
+    text = output_text(nb)
+    assert "Using the token saved" in text
+    assert "signing in again" in text and "Message sent" in text
+
+
 @pytest.fixture(scope="module", autouse=True)
 def report_times():
     yield
