@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 
-from tests.sandbox.flows import TIMEOUT, tokens_for, whoami
+from tests.sandbox.flows import TIMEOUT, authorize_url, tokens_for, whoami
 
 GOOD = {
     "ownerPhoneNumber": "+15551234567",
@@ -135,3 +137,27 @@ def test_unknown_paths_are_404_json(sandbox):
     answer = requests.get(f"{sandbox.url}/messaging/v1/nothing", timeout=TIMEOUT)
     assert answer.status_code == 404
     assert answer.json()["error"] == "not_found"
+
+
+def test_who_am_i_needs_no_profile_scope_and_the_consent_page_does_not_pretend_it_does(
+    sandbox, listener
+):
+    tokens = tokens_for(sandbox, listener, scope="messaging.v1.send")
+    me = whoami(sandbox, tokens["access_token"])
+    assert me.status_code == 200 and me.json()["userName"] == sandbox.info.user_email
+    # So the consent line of identity:scim.me must not promise that declining it hides them.
+    browser = requests.Session()
+    login = browser.get(
+        authorize_url(sandbox, listener, scope="messaging.v1.send identity:scim.me"),
+        timeout=TIMEOUT,
+    )
+    fields = dict(re.findall(r'name="(csrf_token|txn)" value="([^"]*)"', login.text))
+    consent = browser.post(
+        f"{sandbox.url}/oauth/login",
+        data={**fields, "email": sandbox.info.user_email, "password": sandbox.info.user_password},
+        timeout=TIMEOUT,
+    )
+    item = re.search(r"<li>((?:(?!</li>).)*identity:scim\.me(?:(?!</li>).)*)</li>", consent.text)
+    assert item, consent.text
+    assert "See your name and email address" not in item.group(1)
+    assert "with or without this scope" in item.group(1)
