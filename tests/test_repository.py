@@ -43,3 +43,17 @@ def test_env_example_names_the_tutorials_four_variables_with_placeholders():
     ):
         assert re.search(rf"^{name}=", text, flags=re.M), name
     assert 'OAUTH_CLIENT_SECRET="your-client-secret"' in text
+
+
+def test_code_and_notebooks_pass_the_linter_and_the_formatter():
+    import sys
+
+    ruff = [sys.executable, "-m", "ruff"]
+    lint = subprocess.run(
+        [*ruff, "check", "--quiet", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = subprocess.run(
+        [*ruff, "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr

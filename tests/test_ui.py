@@ -67,7 +67,10 @@ def test_sign_in_panel_link_needs_no_kernel_and_open_uses_the_browser(monkeypatc
     monkeypatch.setattr(ui.browser, "open_url", lambda url, **kw: opened.append(url) or True)
     panel = ui.SignInPanel("http://127.0.0.1:9/oauth/authorize?x=<1>", widgets=True)
     # a plain link (the kernel is busy waiting while the learner clicks it), escaped
-    assert '<a href="http://127.0.0.1:9/oauth/authorize?x=&lt;1&gt;" target="_blank"' in panel._link.value
+    assert (
+        '<a href="http://127.0.0.1:9/oauth/authorize?x=&lt;1&gt;" target="_blank"'
+        in panel._link.value
+    )
     assert "role=" not in panel._link.value  # a link: Enter opens it, as users expect of links
     panel.open()
     assert opened == ["http://127.0.0.1:9/oauth/authorize?x=<1>"]
@@ -273,7 +276,9 @@ def test_without_a_pasted_address_the_original_error_is_raised(cfg, monkeypatch,
 
     def no_answer(prompt):
         if problem == "no stdin":
-            raise NotImplementedError("raw_input was called, but this frontend does not support input requests.")
+            raise NotImplementedError(
+                "raw_input was called, but this frontend does not support input requests."
+            )
         if problem == "closed stdin":
             raise EOFError
         return ""

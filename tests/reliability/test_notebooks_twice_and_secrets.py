@@ -34,6 +34,7 @@ from tests.test_notebooks import (  # noqa: F401 - notebook_env: the fixture, re
 
 REPO = Path(__file__).resolve().parents[2]
 
+
 class Captured(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
