@@ -96,8 +96,6 @@ CREATE TABLE IF NOT EXISTS messages (
 #: signing in at once is not spent hashing (20,000 cost ~5 ms: a third of a whole sign-in). A
 #: real server uses far more (OWASP: 600,000 for PBKDF2-SHA256) or scrypt/Argon2.
 PBKDF2_ITERATIONS = 1_000
-#: Hashes stored as ``pbkdf2$salt$dk``, before the count was recorded in them.
-LEGACY_ITERATIONS = 20_000
 
 
 def digest(value: str) -> str:
@@ -112,15 +110,14 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
 
 
 def check_password(password: str, stored: str) -> bool:
-    parts = stored.split("$")
+    """Whether ``password`` matches a ``pbkdf2$<iterations>$<salt>$<key>`` hash."""
     try:
-        if len(parts) == 3:
-            iterations, salt_hex, dk_hex = LEGACY_ITERATIONS, parts[1], parts[2]
-        else:
-            _, count, salt_hex, dk_hex = parts
-            iterations = int(count)
+        scheme, count, salt_hex, dk_hex = stored.split("$")
+        iterations = int(count)
         salt = bytes.fromhex(salt_hex)
     except ValueError:
+        return False
+    if scheme != "pbkdf2" or iterations < 1:
         return False
     dk = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
     return hmac.compare_digest(dk.hex(), dk_hex)
@@ -266,8 +263,7 @@ class Store:
         existing = self._one("SELECT * FROM users WHERE email=?", (email,))
         user_id = existing["user_id"] if existing else str(_uuid())
         name = display_name or (existing["display_name"] if existing else _name_from(email))
-        current = existing and existing["password_hash"].startswith(f"pbkdf2${PBKDF2_ITERATIONS}$")
-        if current and check_password(password, existing["password_hash"]):
+        if existing and check_password(password, existing["password_hash"]):
             stored = existing["password_hash"]  # unchanged: skip rehashing
         else:
             stored = hash_password(password)
@@ -314,9 +310,6 @@ class Store:
 
     def sign_in_session(self, session_hash: str, email: str) -> None:
         self._write("UPDATE sessions SET email=? WHERE session_hash=?", (email, session_hash))
-
-    def sign_out_session(self, session_hash: str) -> None:
-        self._write("UPDATE sessions SET email=NULL WHERE session_hash=?", (session_hash,))
 
     def put_pending(
         self,

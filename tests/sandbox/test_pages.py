@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import sqlite3
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -12,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from helpers.sandbox.store import DB_NAME
 from tests.sandbox.flows import TIMEOUT, authorize_url, callback_params, get_code
 from tests.scripted_browser import UnexpectedPage, sign_in
 
@@ -339,3 +342,21 @@ def test_head_and_home_page_answer(sandbox):
     assert requests.head(sandbox.url + "/health", timeout=TIMEOUT).status_code == 200
     home = requests.get(sandbox.url + "/", timeout=TIMEOUT)
     assert home.status_code == 200 and sandbox.info.client_id in home.text
+
+
+def test_a_password_hash_without_its_iteration_count_is_not_accepted(sandbox, listener):
+    # One stored form, pbkdf2$<iterations>$<salt>$<key>: no older formats to stay compatible with.
+    salt = b"0123456789abcdef"
+    key = hashlib.pbkdf2_hmac("sha256", b"old-pw", salt, 20_000)
+    sandbox.add_user("old@example.com", "new-pw")
+    with sqlite3.connect(sandbox.app.data_dir / DB_NAME) as db:
+        db.execute(
+            "UPDATE users SET password_hash=? WHERE email=?",
+            (f"pbkdf2${salt.hex()}${key.hex()}", "old@example.com"),
+        )
+    with pytest.raises(UnexpectedPage, match="Wrong email or password"):
+        sign_in(authorize_url(sandbox, listener), email="old@example.com", password="old-pw")
+    sandbox.add_user("old@example.com", "new-pw")  # the way to set a password: hashed anew
+    assert "code" in callback_params(
+        sign_in(authorize_url(sandbox, listener), email="old@example.com", password="new-pw")
+    )
