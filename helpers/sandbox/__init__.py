@@ -34,10 +34,17 @@ from typing import TYPE_CHECKING
 
 from ..errors import SandboxError
 from ..redact import mask
-from .defaults import DEFAULT_IDLE_EXIT, DEFAULT_PORT, default_data_dir
+from .defaults import (
+    DEFAULT_IDLE_EXIT,
+    DEFAULT_PORT,
+    LOG_FILE,
+    SERVICE,
+    STATE_FILE,
+    default_data_dir,
+)
 
 if TYPE_CHECKING:
-    from .server import RunningSandbox
+    from .runner import RunningSandbox
 
 __all__ = [
     "SandboxInfo",
@@ -48,10 +55,6 @@ __all__ = [
     "stop_running",
     "DEFAULT_PORT",
 ]
-
-SERVICE = "goto-oauth-sandbox"  # what /health calls itself
-STATE_FILE = "sandbox.json"
-LOG_FILE = "sandbox.log"
 
 
 @dataclass(frozen=True)
@@ -361,7 +364,7 @@ def serve_in_thread(
     email -> password of extra users), idle_exit (seconds). Returns a ``RunningSandbox``: use
     ``.info``, ``.url``, ``.stop()``, or ``with serve_in_thread(...) as sandbox:``.
     """
-    from .server import RunningSandbox, build
+    from .runner import RunningSandbox, build
 
     idle_exit = options.pop("idle_exit", None)
     try:

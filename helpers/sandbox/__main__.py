@@ -12,7 +12,14 @@ import sys
 
 from ..errors import SandboxError
 from . import DEFAULT_PORT, _resolve, stop_running
-from .defaults import DEFAULT_HOST
+from .defaults import (
+    ACCESS_TOKEN_LIFETIME,
+    CODE_LIFETIME,
+    DEFAULT_HOST,
+    REFRESH_MODE,
+    REFRESH_MODES,
+    REFRESH_TOKEN_LIFETIME,
+)
 
 
 def _port(text: str) -> int:
@@ -56,15 +63,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--client-secret", default=None, help="the demo client's secret")
     parser.add_argument("--user-email", default=None, help="the demo user's email")
     parser.add_argument("--user-password", default=None, help="the demo user's password")
-    parser.add_argument("--access-token-lifetime", type=int, default=3600, metavar="SECONDS")
     parser.add_argument(
-        "--refresh-token-lifetime", type=int, default=30 * 24 * 3600, metavar="SECONDS"
+        "--access-token-lifetime", type=int, default=ACCESS_TOKEN_LIFETIME, metavar="SECONDS"
     )
-    parser.add_argument("--code-lifetime", type=int, default=600, metavar="SECONDS")
+    parser.add_argument(
+        "--refresh-token-lifetime", type=int, default=REFRESH_TOKEN_LIFETIME, metavar="SECONDS"
+    )
+    parser.add_argument("--code-lifetime", type=int, default=CODE_LIFETIME, metavar="SECONDS")
     parser.add_argument(
         "--refresh-mode",
-        choices=["goto", "rotate"],
-        default="goto",
+        choices=REFRESH_MODES,
+        default=REFRESH_MODE,
         help="goto: refresh keeps the refresh token (GoTo's way); rotate: a new one each time, "
         "reuse of an old one revokes the family (RFC 9700 §4.14)",
     )
@@ -98,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("oauthlib").setLevel(logging.INFO)  # its DEBUG lines include tokens
-    from .server import RunningSandbox, build
+    from .runner import RunningSandbox, build
 
     try:
         httpd = build(

@@ -7,10 +7,26 @@ import os
 import secrets
 from pathlib import Path
 
+#: What /health calls itself, so ``ensure_running`` knows its own sandbox from another program.
+SERVICE = "goto-oauth-sandbox"
+#: The realm of the sandbox's WWW-Authenticate challenges.
+REALM = "GoTo OAuth sandbox"
+#: In the data folder: pid, URL and demo credentials of the running sandbox; its log.
+STATE_FILE = "sandbox.json"
+LOG_FILE = "sandbox.log"
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 #: Background sandboxes stop after this long without a request.
 DEFAULT_IDLE_EXIT = 2 * 3600
+
+#: Lifetimes in seconds (GoTo: access tokens 60 minutes; refresh tokens 30 days, UNCONFIRMED).
+ACCESS_TOKEN_LIFETIME = 3600
+REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600
+CODE_LIFETIME = 600
+#: "goto": refresh keeps the refresh token; "rotate": a new one each time (RFC 9700 §4.14).
+REFRESH_MODES = ("goto", "rotate")
+REFRESH_MODE = "goto"
 
 DEMO_CLIENT_ID = "8a3f2c71-5d4e-4b6a-9e0f-1c2d3e4f5a6b"
 DEMO_CLIENT_NAME = "tutorial-oauth-client"

@@ -1,4 +1,4 @@
-"""The sandbox's HTTP side: GoTo's routes mapped onto oauthlib's endpoints, plus the pages.
+"""The sandbox as an application: its routes, GoTo's paths mapped onto oauthlib's endpoints.
 
     /oauth/authorize        GET: validate, then a login page and a consent page
     /oauth/login            POST: the login form
@@ -11,166 +11,40 @@
     /debug/requests         GET: the last requests and responses, secrets redacted
     /sandbox/...            POST, loopback only: fault switches for teaching and tests
 
-``SandboxApp.handle`` turns one request into one ``Response`` without any socket code; the
-stdlib ``ThreadingHTTPServer`` below only moves bytes, writing each response in one send.
+``SandboxApp.handle`` turns one request into one ``Response`` without any socket code. The rest
+lives next door: ``transport`` (requests, responses, the stdlib server), ``pages`` (templates and
+the pages), ``resource`` (the bearer check and the API), ``runner`` (building and running one).
 """
 
 from __future__ import annotations
 
 import collections
-import html
-import ipaddress
+import hmac
 import json
 import logging
 import os
-import re
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
-from string import Template
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from oauthlib.oauth2 import WebApplicationServer
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
-from ..redact import redact_body, redact_header, redact_url
+from . import pages
 from . import validator as policy
-from .store import Store
+from .defaults import DEMO_CLIENT_NAME, DEMO_REDIRECT_URI, DEMO_SCOPES, REALM, SERVICE
+from .pages import error_page, html_response, page
+from .resource import ProtectedApi
+from .store import Store, digest
+from .transport import BadInput, Request, Response, is_loopback, json_response, redirect
 
 log = logging.getLogger("helpers.sandbox")
 
-SERVICE = "goto-oauth-sandbox"
-REALM = "GoTo OAuth sandbox"
-STATE_FILE = "sandbox.json"
-MAX_BODY = 1024 * 1024
-MAX_SHOWN = 4000  # characters of a body kept for the debug page
 SESSION_LIFETIME = 8 * 3600
 PENDING_LIFETIME = 3600
-E164_RE = re.compile(r"^\+[1-9][0-9]{1,14}$")
-MAX_MESSAGE_CHARS = 1000
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
-
-    def set_header(self, name: str, value: str) -> None:
-        self.headers = [(k, v) for k, v in self.headers if k.lower() != name.lower()]
-        self.headers.append((name, value))
-
-
-@dataclass
-class Request:
-    method: str
-    target: str  # path and query, as received
-    headers: dict[str, str]  # lower-cased names
-    body: bytes
-    peer: str
-
-    @property
-    def path(self) -> str:
-        return urlsplit(self.target).path
-
-    @property
-    def query(self) -> dict[str, str]:
-        return dict(parse_qsl(urlsplit(self.target).query, keep_blank_values=True))
-
-    def form(self) -> dict[str, str]:
-        return dict(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
-
-    def cookie(self, name: str) -> str | None:
-        # Parsed by hand: http.cookies gives up on the whole header at the first cookie it
-        # dislikes, and 127.0.0.1 also carries Jupyter's (and any local app's) cookies.
-        for part in self.headers.get("cookie", "").split(";"):
-            key, sep, value = part.strip().partition("=")
-            if sep and key == name:
-                return value.strip().strip('"') or None
-        return None
-
-
-class BadInput(Exception):
-    """The request itself is at fault: answered 400, never 500."""
-
-
-# --- pages ------------------------------------------------------------------------------------
-
-_TEMPLATES: dict[str, Template] = {}
-
-
-def template(name: str) -> Template:
-    if name not in _TEMPLATES:
-        text = resources.files("helpers.sandbox").joinpath("templates", name).read_text("utf-8")
-        _TEMPLATES[name] = Template(text)
-    return _TEMPLATES[name]
-
-
-def page(title: str, name: str, *, wide: bool = False, raw: dict | None = None, **values) -> bytes:
-    """Render a template; every value is HTML-escaped except the pre-built ``raw`` fragments."""
-    escaped = {k: html.escape(str(v), quote=True) for k, v in values.items()}
-    escaped.update(raw or {})
-    content = template(name).substitute(escaped)
-    return (
-        template("layout.html")
-        .substitute(title=html.escape(title), content=content, main_class="wide" if wide else "")
-        .encode("utf-8")
-    )
-
-
-HTML_HEADERS = [
-    ("Content-Type", "text/html; charset=utf-8"),
-    ("Cache-Control", "no-store"),
-    # No form-action: browsers apply it to the redirect after Allow, which leaves this origin.
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-    ),
-    ("X-Frame-Options", "DENY"),  # the consent page must not be clickjacked
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
-]
-
-
-def html_response(status: int, body: bytes, extra: list[tuple[str, str]] | None = None):
-    return Response(status, body, list(HTML_HEADERS) + list(extra or []))
-
-
-def json_response(status: int, data, extra: list[tuple[str, str]] | None = None) -> Response:
-    body = json.dumps(data).encode("utf-8")
-    headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-    return Response(status, body, headers + list(extra or []))
-
-
-def error_page(status: int, heading: str, message: str, hint: str = "") -> Response:
-    hint = hint or "Go back to the application and start the sign-in again."
-    return html_response(
-        status, page(heading, "error.html", heading=heading, message=message, hint=hint)
-    )
-
-
-def redirect(location: str, status: int = 302, extra=None) -> Response:
-    return Response(
-        status, b"", [("Location", location), ("Cache-Control", "no-store")] + list(extra or [])
-    )
-
-
-def is_loopback(addr: str) -> bool:
-    try:
-        return ipaddress.ip_address(addr.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 # --- the application --------------------------------------------------------------------------
@@ -184,8 +58,8 @@ class Demo:
     user_password: str
 
 
-class SandboxApp:
-    """The authorization server and the protected API, over one ``Store``."""
+class SandboxApp(ProtectedApi):
+    """The authorization server and the protected API (``ProtectedApi``), over one ``Store``."""
 
     def __init__(
         self,
@@ -208,8 +82,6 @@ class SandboxApp:
         self._fail_next = 0
         self._lock = threading.Lock()
         self.on_shutdown = None  # set by the runner: callable with no arguments
-
-        from .defaults import DEMO_CLIENT_NAME, DEMO_REDIRECT_URI, DEMO_SCOPES
 
         self.store.put_client(
             demo.client_id,
@@ -415,8 +287,6 @@ class SandboxApp:
 
     def _new_session_cookie(self) -> tuple[tuple[str, str, None], tuple[str, str]]:
         session_id, csrf = self.store.new_session(SESSION_LIFETIME)
-        from .store import digest
-
         cookie = (
             f"{self._cookie_name()}={session_id}; Path=/; HttpOnly; SameSite=Lax; "
             f"Max-Age={SESSION_LIFETIME}"
@@ -468,46 +338,28 @@ class SandboxApp:
         return policy.client_label(client) if client else client_id
 
     def _login_response(self, pending, txn, csrf, *, message="", email="", extra=None, status=200):
-        alert = (
-            f'<p class="alert" id="login-error" role="alert">{html.escape(message)}</p>'
-            if message
-            else ""
-        )
-        # Focus the first field left to fill: after a wrong password, the password.
-        password_attrs = ' autofocus aria-invalid="true" aria-describedby="login-error"'
-        body = page(
-            "Sign in",
-            "login.html",
-            raw={
-                "message": alert,
-                "email_attrs": "" if email else " autofocus",
-                "password_attrs": password_attrs if email else "",
-            },
+        return pages.login_page(
             client_name=self._client_name(pending.client_id),
-            csrf_token=csrf,
+            csrf=csrf,
             txn=txn,
-            email=email,
             demo_email=self.demo.user_email,
             demo_password=self.demo.user_password,
+            message=message,
+            email=email,
+            extra=extra,
+            status=status,
         )
-        return html_response(status, body, extra)
 
     def _consent_response(self, pending, txn, csrf, email, extra=None) -> Response:
-        items = "\n".join(
-            f"<li><strong>{html.escape(desc)}</strong><br><code>{html.escape(scope)}</code></li>"
-            for scope, desc in policy.known_scope_lines(pending.scopes)
-        )
-        body = page(
-            "Allow access?",
-            "consent.html",
-            raw={"scope_items": items},
+        return pages.consent_page(
             client_name=self._client_name(pending.client_id),
+            scopes=pending.scopes,
             email=email,
             redirect_uri=pending.redirect_uri,
-            csrf_token=csrf,
+            csrf=csrf,
             txn=txn,
+            extra=extra,
         )
-        return html_response(200, body, extra)
 
     def _form_session(self, req: Request, form: dict[str, str]):
         """The session of a form post, after the CSRF check; or an error page."""
@@ -519,8 +371,6 @@ class SandboxApp:
                 "This form arrived without the sandbox's session cookie (cookies blocked, or the "
                 "session expired).",
             )
-        import hmac
-
         if not hmac.compare_digest(form.get("csrf_token", "").encode(), session[1].encode()):
             return None, error_page(
                 403,
@@ -656,116 +506,6 @@ class SandboxApp:
         )
         return self._oauth_response(headers, out, status)
 
-    # --- the protected API ------------------------------------------------------------------
-
-    def _bearer(self, req: Request, scopes: list[str]):
-        """(oauthlib request, None) for a good token, else (None, the RFC 6750 error answer)."""
-        auth = req.headers.get("authorization", "")
-        if not auth.strip() or auth.split()[0].lower() != "bearer":
-            # RFC 6750 §3.1: no credentials, no error code in the challenge.
-            return None, json_response(
-                401,
-                {"error_description": "No access token: send Authorization: Bearer <token>."},
-                [("WWW-Authenticate", f'Bearer realm="{REALM}"')],
-            )
-        valid, request = self.oauth.verify_request(
-            self.url + req.path, req.method, None, {"Authorization": auth}, scopes=scopes
-        )
-        if valid:
-            return request, None
-        error = getattr(request, "sandbox_error", None)
-        if error is None:
-            challenge = f'Bearer realm="{REALM}", error="invalid_request"'
-            return None, json_response(
-                400,
-                {
-                    "error": "invalid_request",
-                    "error_description": "Malformed Authorization header: use 'Bearer <token>'.",
-                },
-                [("WWW-Authenticate", challenge)],
-            )
-        code, description = error
-        status = 403 if code == "insufficient_scope" else 401
-        challenge = f'Bearer realm="{REALM}", error="{code}", error_description="{description}"'
-        if code == "insufficient_scope":
-            challenge += f', scope="{" ".join(scopes)}"'
-        return None, json_response(
-            status,
-            {"error": code, "error_description": description},
-            [("WWW-Authenticate", challenge)],
-        )
-
-    def send_message(self, req: Request) -> Response:
-        """POST /messaging/v1/messages (scope messaging.v1.send), as GoTo's sample calls it."""
-        request, refused = self._bearer(req, ["messaging.v1.send"])
-        if refused:
-            return refused
-        if "json" not in req.headers.get("content-type", "").lower():
-            return _field_error(None, "The body must be JSON (Content-Type: application/json).")
-        try:
-            data = json.loads(req.body.decode("utf-8"))
-        except ValueError:
-            return _field_error(None, "The body is not valid JSON.")
-        if not isinstance(data, dict):
-            return _field_error(None, "The body must be a JSON object.")
-        owner = data.get("ownerPhoneNumber")
-        if not isinstance(owner, str) or not E164_RE.match(owner):
-            return _field_error(
-                "ownerPhoneNumber", "must be a phone number in E.164 form, like +15551234567."
-            )
-        contacts = data.get("contactPhoneNumbers")
-        if not isinstance(contacts, list) or not contacts:
-            return _field_error(
-                "contactPhoneNumbers", "must be a non-empty list of E.164 phone numbers."
-            )
-        for number in contacts:
-            if not isinstance(number, str) or not E164_RE.match(number):
-                return _field_error(
-                    "contactPhoneNumbers",
-                    f"{str(number)[:40]!r} is not a phone number in E.164 form "
-                    "(like +15551234567).",
-                )
-        text = data.get("body")
-        if not isinstance(text, str) or not text.strip():
-            return _field_error("body", "must be a non-empty string.")
-        if len(text) > MAX_MESSAGE_CHARS:
-            return _field_error("body", f"must be at most {MAX_MESSAGE_CHARS} characters.")
-        message = self.store.put_message(
-            owner=owner,
-            contacts=contacts,
-            body=text,
-            email=request.user,
-            client_id=request.client_id,
-        )
-        return json_response(201, message)
-
-    def who_am_i(self, req: Request) -> Response:
-        """GET /identity/v1/Users/me: the signed-in user, for any valid token, whatever its scope.
-
-        The notebooks call it with the tutorial's one scope, ``messaging.v1.send``, and every
-        token response names the user (``principal``) anyway, so the sandbox does not gate it
-        behind ``identity:scim.me``; that scope's consent line says so. What GoTo does is
-        UNCONFIRMED (GOTO.md): this SCIM path appears only in third-party code, and whether it
-        needs ``identity:scim.me`` (its name suggests so) or answers any token is undocumented.
-        """
-        request, refused = self._bearer(req, [])
-        if refused:
-            return refused
-        user = self.store.get_user(request.user)
-        return json_response(
-            200,
-            {
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "id": user.user_id if user else None,
-                "userName": request.user,
-                "displayName": user.display_name if user else request.user,
-                "emails": [{"value": request.user, "primary": True}],
-                "principal": request.user,
-                "scopes": list(request.scopes),
-                "client_id": request.client_id,
-            },
-        )
-
     # --- the rest ---------------------------------------------------------------------------
 
     def health(self, req: Request) -> Response:
@@ -851,27 +591,7 @@ class SandboxApp:
     # --- the debug page ---------------------------------------------------------------------
 
     def _record(self, req: Request, resp: Response, seconds: float) -> None:
-        self.log.append(
-            {
-                "time": time.strftime("%H:%M:%S"),
-                "ms": round(seconds * 1000, 1),
-                "method": req.method,
-                "target": redact_url(req.target),
-                "request_headers": [
-                    (k, redact_header(k, v))
-                    for k, v in req.headers.items()
-                    if k in ("authorization", "content-type", "cookie", "accept")
-                ],
-                "request_body": _shown(redact_body(req.body, req.headers.get("content-type", ""))),
-                "status": resp.status,
-                "response_headers": [
-                    (k, redact_header(k, v))
-                    for k, v in resp.headers
-                    if k.lower() in ("location", "www-authenticate", "content-type", "set-cookie")
-                ],
-                "response_body": _shown(redact_body(resp.body, resp.header("Content-Type") or "")),
-            }
-        )
+        self.log.append(pages.log_entry(req, resp, seconds))
 
     def debug_requests(self, req: Request) -> Response:
         """GET /debug/requests: a teaching aid; every secret shows as '…' and its last 4 chars.
@@ -879,341 +599,9 @@ class SandboxApp:
         Masked by ``helpers.redact``, as the helpers' traces are, so a screenshot of both
         never shows more of a secret than either alone.
         """
-        rows = []
-        for entry in reversed(list(self.log)):
-
-            def block(headers, body):
-                lines = [f"{k}: {v}" for k, v in headers]
-                if body:
-                    lines += ["", body]
-                return f"<pre>{html.escape(chr(10).join(lines))}</pre>"
-
-            rows.append(
-                "<tr>"
-                f"<td>{html.escape(entry['time'])}<br><span class='muted'>{entry['ms']} ms</span></td>"
-                f"<td><code>{html.escape(entry['method'])} {html.escape(entry['target'])}</code>"
-                f"{block(entry['request_headers'], entry['request_body'])}</td>"
-                f"<td><strong>{entry['status']}</strong>"
-                f"{block(entry['response_headers'], entry['response_body'])}</td>"
-                "</tr>"
-            )
-        table = (
-            (
-                "<table><caption class='muted'>Newest first; codes, tokens, secrets, passwords "
-                "and cookies show only their last 4 characters.</caption><thead><tr><th scope='col'>When</th>"
-                "<th scope='col'>Request</th><th scope='col'>Response</th></tr></thead><tbody>"
-                + "".join(rows)
-                + "</tbody></table>"
-            )
-            if rows
-            else "<p>No requests yet.</p>"
-        )
-        body = (
-            template("layout.html")
-            .substitute(
-                title="Recent requests",
-                main_class="wide",
-                content=f"<h1>Recent requests ({len(rows)})</h1>{table}",
-            )
-            .encode("utf-8")
-        )
-        return html_response(200, body)
-
-
-def _shown(text: str) -> str:
-    # The log keeps 200 entries: a 1 MB body is kept as its first few thousand characters.
-    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
-
-
-def _field_error(field_name: str | None, message: str) -> Response:
-    data = {"error": "invalid_request", "error_description": message}
-    if field_name:
-        data["field"] = field_name
-        data["error_description"] = f"{field_name} {message}"
-    return json_response(400, data)
+        return pages.requests_page(self.log)
 
 
 def _oauthlib_headers(req: Request) -> dict[str, str]:
     names = {"authorization": "Authorization", "content-type": "Content-Type"}
     return {names.get(k, k): v for k, v in req.headers.items()}
-
-
-# --- HTTP plumbing ----------------------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "GoToOAuthSandbox/1"
-    timeout = 30  # an idle keep-alive socket (a browser preconnect) gives up its thread
-
-    def _dispatch(self) -> None:
-        app: SandboxApp = self.server.app  # type: ignore[attr-defined]
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        try:
-            length = int(headers.get("content-length") or 0)
-        except ValueError:
-            length = -1
-        if "chunked" in headers.get("transfer-encoding", "").lower() or length < 0:
-            self._send(
-                json_response(
-                    411, {"error": "invalid_request", "error_description": "Send a Content-Length."}
-                ),
-                close=True,
-            )
-            return
-        if length > MAX_BODY:
-            self._send(
-                json_response(
-                    413, {"error": "invalid_request", "error_description": "Body too large."}
-                ),
-                close=True,
-            )
-            return
-        body = self.rfile.read(length) if length else b""
-        req = Request(self.command, self.path, headers, body, self.client_address[0])
-        resp = app.handle(req)
-        self._send(resp, head=self.command == "HEAD")
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
-
-    def _send(self, resp: Response, *, head: bool = False, close: bool = False) -> None:
-        try:
-            reason = HTTPStatus(resp.status).phrase
-        except ValueError:
-            reason = ""
-        lines = [f"HTTP/1.1 {resp.status} {reason}"]
-        lines += [f"{k}: {v}" for k, v in resp.headers]
-        lines.append(f"Content-Length: {len(resp.body)}")
-        lines.append(f"Date: {self.date_time_string()}")
-        if close or self.close_connection:
-            lines.append("Connection: close")
-            self.close_connection = True
-        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-        # One write, so Nagle and delayed ACK cannot add ~40 ms to each keep-alive answer.
-        self.wfile.write(data if head else data + resp.body)
-
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
-class SandboxHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128  # a classroom connecting at once must not overflow the backlog
-
-    def __init__(self, address, app: SandboxApp) -> None:
-        self.app = app
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request, client_address) -> None:
-        log.debug("connection error from %s", client_address, exc_info=True)
-
-
-def write_state_file(app: SandboxApp) -> Path:
-    """Record pid, URL and demo credentials (mode 0600) so ``ensure_running`` can find us."""
-    path = app.data_dir / STATE_FILE
-    data = {
-        "pid": os.getpid(),
-        "url": app.url,
-        "data_dir": str(app.data_dir),
-        "client_id": app.demo.client_id,
-        "client_secret": app.demo.client_secret,
-        "user_email": app.demo.user_email,
-        "user_password": app.demo.user_password,
-        "started_at": app.started_at,
-    }
-    tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1)
-    os.replace(tmp, path)
-    return path
-
-
-def remove_state_file(app: SandboxApp) -> None:
-    path = app.data_dir / STATE_FILE
-    try:
-        data = json.loads(path.read_text("utf-8"))
-        if data.get("pid") == os.getpid() and data.get("url") == app.url:
-            path.unlink()
-    except (OSError, ValueError):
-        pass
-
-
-def make_server(
-    data_dir: str | os.PathLike,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    demo: Demo,
-    settings: policy.Settings,
-    users: dict[str, str] | None = None,
-) -> SandboxHTTPServer:
-    """Bind the sandbox (``port=0``: any free port); call ``serve_forever`` to run it."""
-    app = SandboxApp(data_dir, demo=demo, settings=settings, users=users)
-    httpd = SandboxHTTPServer((host, port), app)
-    bound_host, bound_port = httpd.server_address[:2]
-    shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
-    if shown in ("0.0.0.0", "[::]"):  # noqa: S104 - advertise loopback for all-interfaces
-        shown = "127.0.0.1"
-    app.url = f"http://{shown}:{bound_port}"
-    app.allowed_hosts = allowed_hosts(str(bound_host), bound_port)
-    return httpd
-
-
-def allowed_hosts(bound_host: str, port: int) -> frozenset[str]:
-    """The Host headers that name this sandbox: its loopback names, and the address it is
-    bound to (an instructor's ``--host 192.168.1.5``), each with the port."""
-    names = {"127.0.0.1", "localhost", "[::1]"}
-    if bound_host not in ("0.0.0.0", "::"):  # noqa: S104 - all interfaces: no single name
-        names.add(f"[{bound_host}]" if ":" in bound_host else bound_host)
-    hosts = {f"{name}:{port}" for name in names}
-    if port == 80:  # the default port may be left out
-        hosts |= names
-    return frozenset(hosts)
-
-
-# --- running it -------------------------------------------------------------------------------
-
-
-def build(
-    data_dir: str | os.PathLike,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    client_id: str | None = None,
-    client_secret: str | None = None,
-    user_email: str | None = None,
-    user_password: str | None = None,
-    access_token_lifetime: int = 3600,
-    refresh_token_lifetime: int = 30 * 24 * 3600,
-    code_lifetime: int = 600,
-    refresh_mode: str = "goto",
-    users: dict[str, str] | None = None,
-) -> SandboxHTTPServer:
-    """A bound, not yet serving, sandbox with the demo client and user in place."""
-    from . import defaults
-
-    if refresh_mode not in ("goto", "rotate"):
-        raise ValueError("refresh_mode is 'goto' or 'rotate'")
-    data_dir = Path(data_dir)
-    demo = Demo(
-        client_id=client_id or defaults.DEMO_CLIENT_ID,
-        client_secret=client_secret or defaults.demo_client_secret(data_dir),
-        user_email=user_email or defaults.DEMO_USER_EMAIL,
-        user_password=user_password or defaults.DEMO_USER_PASSWORD,
-    )
-    settings = policy.Settings(
-        access_token_lifetime=int(access_token_lifetime),
-        refresh_token_lifetime=int(refresh_token_lifetime),
-        code_lifetime=int(code_lifetime),
-        refresh_mode=refresh_mode,
-    )
-    return make_server(data_dir, host=host, port=port, demo=demo, settings=settings, users=users)
-
-
-class RunningSandbox:
-    """A sandbox serving from a daemon thread of this process; a context manager.
-
-    The fault switches are methods here, and HTTP endpoints under ``/sandbox/``.
-    """
-
-    def __init__(
-        self, httpd: SandboxHTTPServer, *, idle_exit: float | None = None, state_file=True
-    ) -> None:
-        from . import SandboxInfo
-
-        self.httpd = httpd
-        self.app = httpd.app
-        self.url = self.app.url
-        demo = self.app.demo
-        self.info = SandboxInfo(
-            url=self.url,
-            client_id=demo.client_id,
-            client_secret=demo.client_secret,
-            user_email=demo.user_email,
-            user_password=demo.user_password,
-            data_dir=str(self.app.data_dir),
-        )
-        self._idle_exit = idle_exit
-        self._state_file = state_file
-        self._stopped = threading.Event()
-        self._stop_lock = threading.Lock()
-        self._done = False
-        self._thread: threading.Thread | None = None
-        self.app.on_shutdown = self.stop
-
-    def start(self) -> RunningSandbox:
-        if self._state_file:
-            write_state_file(self.app)
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"oauth-sandbox-{self.url}",
-            daemon=True,
-        )
-        self._thread.start()
-        if self._idle_exit:
-            threading.Thread(target=self._watch_idle, daemon=True).start()
-        return self
-
-    def _watch_idle(self) -> None:
-        step = max(0.05, min(30.0, self._idle_exit / 20))
-        while not self._stopped.wait(step):
-            if time.monotonic() - self.app.last_activity > self._idle_exit:
-                log.info("idle for %s s: stopping", self._idle_exit)
-                self._stopped.set()  # the main thread (or whoever waits) finishes the stop
-                self.stop()
-                return
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until stopped (by ``stop``, /sandbox/shutdown or idle exit)."""
-        return self._stopped.wait(timeout)
-
-    def stop(self) -> None:
-        """Stop serving, free the port, remove the state file. Safe to call twice."""
-        self._stopped.set()  # wakes wait() at once
-        with self._stop_lock:  # a second caller returns only once the first one is done
-            if self._done:
-                return
-            if self._thread is not None and self._thread is not threading.current_thread():
-                self.httpd.shutdown()
-                self._thread.join(timeout=5)
-            self.httpd.server_close()
-            if self._state_file:
-                remove_state_file(self.app)
-            self.app.store.close()
-            self._done = True
-
-    def __enter__(self) -> RunningSandbox:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = "stopped" if self._done else "running"
-        return f"RunningSandbox({self.url!r}, {state})"
-
-    # fault switches and test helpers, delegated to the app
-    def fail_next_token_request(self, count: int = 1) -> None:
-        self.app.fail_next_token_request(count)
-
-    def expire_access_tokens(self) -> int:
-        return self.app.expire_access_tokens()
-
-    def set_token_lifetimes(self, *, access_token=None, refresh_token=None, code=None) -> dict:
-        return self.app.set_token_lifetimes(
-            access_token=access_token, refresh_token=refresh_token, code=code
-        )
-
-    def reset_faults(self) -> dict:
-        return self.app.reset_faults()
-
-    def add_user(self, email: str, password: str, display_name: str | None = None) -> None:
-        self.app.add_user(email, password, display_name)
-
-    def add_client(self, client_id, client_secret, *, redirect_uris, scopes, name=None) -> None:
-        self.app.add_client(
-            client_id, client_secret, redirect_uris=redirect_uris, scopes=scopes, name=name
-        )

@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus, urlsplit
 from oauthlib.oauth2 import RequestValidator
 from oauthlib.oauth2.rfc6749 import errors
 
+from . import defaults
 from .store import Client, Store
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,12 @@ BASIC_ONLY = (
 class Settings:
     """The sandbox's tunable numbers; the fault switches change some of them while it runs."""
 
-    access_token_lifetime: int = 3600
-    refresh_token_lifetime: int = 30 * 24 * 3600
-    code_lifetime: int = 600
-    refresh_mode: str = "goto"  # "goto": keep the refresh token; "rotate": RFC 9700 §4.14
+    access_token_lifetime: int = defaults.ACCESS_TOKEN_LIFETIME
+    refresh_token_lifetime: int = defaults.REFRESH_TOKEN_LIFETIME
+    code_lifetime: int = defaults.CODE_LIFETIME
+    refresh_mode: str = (
+        defaults.REFRESH_MODE
+    )  # "goto": keep the refresh token; "rotate": RFC 9700 §4.14
 
     @property
     def rotate(self) -> bool:
