@@ -145,6 +145,7 @@ def sign_in(
     server = _origin(url)
     logged_in = False
     with requests.Session() as browser:
+        browser.trust_env = False  # browsers do not send 127.0.0.1 through a proxy either
         method, target, data = "GET", url, None
         for _ in range(MAX_STEPS):
             try:

@@ -138,3 +138,16 @@ def test_temporarily_unavailable_is_named(sandbox_env):
     sandbox_env.fail_next_token_request()
     with pytest.raises(errors.TemporarilyUnavailable):
         tokens.exchange(cfg, request, code)
+
+
+def test_a_proxy_setting_does_not_hide_the_sandbox_or_break_the_flow(sandbox_env, monkeypatch):
+    # A proxy that does not exist: if anything used it to reach 127.0.0.1, it would fail.
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    cfg = config.load(quiet=True)  # finds the running sandbox (urllib, in helpers.sandbox)
+    _, token = signed_in(cfg)
+    assert api.who_am_i(cfg, token)["userName"] == sandbox_env.info.user_email
+    sandbox_faults = __import__("helpers.sandbox", fromlist=["faults"]).faults(cfg.service_url)
+    assert sandbox_faults.expire_access_tokens() >= 1

@@ -122,10 +122,15 @@ def _idle_exit() -> float:
     return seconds
 
 
+# Never through a proxy: an HTTP_PROXY setting would send requests for 127.0.0.1 to the proxy,
+# and a running sandbox would look like "another program" on its port.
+_open = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
+
+
 def _get_json(url: str, timeout: float = 1.0) -> dict | None:
     """GET a JSON object, or None when nothing (or nothing sensible) answers."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - our own URL
+        with _open(url, timeout=timeout) as resp:
             data = json.loads(resp.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
@@ -392,7 +397,7 @@ class Faults:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310
+            with _open(request, timeout=self.timeout) as resp:
                 return json.loads(resp.read().decode("utf-8") or "{}")
         except urllib.error.HTTPError as exc:
             raise SandboxError(
