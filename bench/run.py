@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import contextlib
 import json
 import os
 import platform
@@ -30,18 +29,13 @@ if str(REPO) not in sys.path:
 
 from bench import browser  # noqa: E402
 from bench.sandbox_process import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, learner  # noqa: E402
+from tests.ports import free_port, free_ports  # noqa: E402
 
 MS = 1000.0
 STEPS = ("setup", "authorize", "login", "consent", "callback", "token")
 
 
 # --- small tools ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def median(values) -> float:
@@ -436,25 +430,6 @@ def bench_notebooks(root: Path) -> dict:
 # --- 7. a class at once -----------------------------------------------------------------------
 
 
-def listener_ports(k: int) -> list[int]:
-    """K bindable ports below the ephemeral range, so no outgoing connection (there are
-    thousands during a class) can be sitting on a learner's redirect port."""
-    low = 20000
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        low = min(low, int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]))
-    ports: list[int] = []
-    candidate = low - 1 - (os.getpid() % 1000) * 8
-    while len(ports) < k and candidate > 1024:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", candidate))
-                ports.append(candidate)
-            except OSError:
-                pass
-        candidate -= 1
-    return ports
-
-
 def _class_worker(env: dict, learners: list[int], ports: list[int], ready, go, results) -> None:
     """One worker process: its learners' flows in threads, started together on ``go``."""
     os.environ.update(env)
@@ -513,7 +488,7 @@ def bench_class(sb: Sandbox, k: int, workers: int) -> dict:
     ctx = multiprocessing.get_context("spawn")
     ready, go, results = ctx.Barrier(workers + 1), ctx.Event(), ctx.Queue()
     env = {**sb.env(free_port()), "PYTHONPATH": str(REPO)}
-    ports = listener_ports(k)
+    ports = free_ports(k)
     procs = [
         ctx.Process(
             target=_class_worker,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.config import OAuthConfig
+from tests.ports import free_port
 from tests.token_server import TokenServer
 
 OAUTH_VARIABLES = (
@@ -48,14 +49,6 @@ def config(token_server, clean_env) -> OAuthConfig:
         scopes=("messaging.v1.send",),
         api_url=token_server.url,
     )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

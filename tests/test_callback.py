@@ -26,17 +26,11 @@ from helpers.errors import (
     PortInUse,
     StateMismatch,
 )
+from tests.ports import free_port
 
 STATE = "s7aTe-Xq2_kP9"
 CODE = "Spl0xAuThC0de-9f8e7d6c5b4a"
 PATH = "/login/oauth2/code/goto"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 class Events:

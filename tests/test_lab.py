@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from helpers import lab
 from helpers.authorization import code_challenge
 from helpers.callback import CallbackListener
 from helpers.config import validate
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.ports import free_port
 
 
 def test_forged_callback_is_refused_with_403_and_the_listener_keeps_waiting():

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -51,12 +52,6 @@ def _recording(f):
 _t.exchange, _t.refresh = _recording(_t.exchange), _recording(_t.refresh)
 """
 REPORT = "import json as _j; print('SEEN=' + _j.dumps([s for s in _SEEN if s]))"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,9 @@ from helpers.authorization import AuthorizationRequest
 from helpers.errors import AuthorizationDenied
 from helpers.tokens import Token, TokenStore
 from helpers.trace import Trace
+from tests.ports import free_port
 
 pytest.importorskip("ipywidgets")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

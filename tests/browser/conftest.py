@@ -19,10 +19,8 @@ as empty boxes.
 from __future__ import annotations
 
 import os
-import random
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -49,36 +47,6 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1000, "height": 700}
 #: Default wait for a locator or a navigation, in milliseconds.
 TIMEOUT_MS = 15_000
-
-
-def _ephemeral_low() -> int:
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as fh:
-            return int(fh.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now, and that no connection will take.
-
-    The port is bound seconds later (by a kernel, for instance). A port from ``bind(0)`` lies in
-    the ephemeral range, where the system also picks the local ports of outgoing connections
-    (Chromium's, JupyterLab's, the kernel's), and one of them may take it meanwhile. So pick
-    below that range.
-    """
-    low = _ephemeral_low()
-    for _ in range(50):
-        port = random.randrange(20000, max(low, 20001))
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _unavailable(reason: str):

@@ -18,13 +18,6 @@ from tests.sandbox.conftest import listener as standin_listener  # noqa: F401
 PATH = "/login/oauth2/code/goto"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def port_of(uri: str) -> int:
     return int(uri.split(":")[2].split("/")[0])
 

@@ -24,8 +24,8 @@ from helpers.errors import (
     UnexpectedResponse,
 )
 from tests.conftest import SECRET
+from tests.ports import free_port
 
-from .conftest import free_port
 from .fault_server import FaultServer
 
 TIMEOUT = 1.0

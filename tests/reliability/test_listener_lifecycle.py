@@ -16,8 +16,9 @@ import requests
 
 from helpers.callback import CallbackListener
 from helpers.errors import CallbackTimeout, ListenerStopped
+from tests.ports import free_port
 
-from .conftest import PATH, can_bind, fd_count, free_port, settle
+from .conftest import PATH, can_bind, fd_count, settle
 
 CYCLES = 1000
 

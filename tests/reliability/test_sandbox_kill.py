@@ -24,9 +24,8 @@ import requests
 
 from helpers.sandbox import SandboxInfo
 from helpers.sandbox.store import DB_NAME
+from tests.ports import free_port
 from tests.sandbox.flows import refresh, tokens_for, whoami
-
-from .conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 4

@@ -16,15 +16,10 @@ import requests
 
 from helpers.errors import SandboxError
 from helpers.sandbox import SandboxInfo, ensure_running, serve_in_thread, stop_running
+from tests.ports import free_port
 from tests.sandbox.flows import TIMEOUT, basic, exchange, get_code, tokens_for, whoami
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_health(url: str, timeout: float = 15.0) -> dict:
@@ -65,7 +60,7 @@ def test_restart_on_the_same_data_folder_keeps_tokens_and_secret(tmp_path, liste
 
 
 def test_a_sigkilled_sandbox_leaves_a_usable_database(tmp_path, listener):
-    data_dir, port = tmp_path / "killed", _free_port()
+    data_dir, port = tmp_path / "killed", free_port()
     args = [sys.executable, "-m", "helpers.sandbox", "--data-dir", str(data_dir)]
     args += ["--port", str(port)]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -101,7 +96,7 @@ def test_a_sigkilled_sandbox_leaves_a_usable_database(tmp_path, listener):
 
 @pytest.fixture
 def background(tmp_path, monkeypatch):
-    data_dir, port = tmp_path / "bg", _free_port()
+    data_dir, port = tmp_path / "bg", free_port()
     monkeypatch.setenv("OAUTH_SANDBOX_DIR", str(data_dir))
     monkeypatch.setenv("OAUTH_SANDBOX_PORT", str(port))
     yield data_dir, port
@@ -309,7 +304,7 @@ def test_stop_with_nothing_running_says_so(tmp_path):
             "--data-dir",
             str(tmp_path),
             "--port",
-            str(_free_port()),
+            str(free_port()),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -323,7 +318,7 @@ def test_the_fault_client_names_an_unreachable_sandbox(tmp_path):
     from helpers.sandbox import faults
 
     with pytest.raises(SandboxError, match="Could not reach"):
-        faults(f"http://127.0.0.1:{_free_port()}").fail_next_token_request()
+        faults(f"http://127.0.0.1:{free_port()}").fail_next_token_request()
 
 
 def test_options_set_users_lifetimes_and_demo_credentials(tmp_path, listener):
@@ -366,7 +361,7 @@ def test_a_port_argument_out_of_range_is_a_clear_error(tmp_path):
 def test_a_bad_idle_exit_variable_is_a_clear_error(monkeypatch, tmp_path, value):
     monkeypatch.setenv("OAUTH_SANDBOX_IDLE_EXIT", value)
     with pytest.raises(SandboxError, match="OAUTH_SANDBOX_IDLE_EXIT"):
-        ensure_running(data_dir=tmp_path, port=_free_port())
+        ensure_running(data_dir=tmp_path, port=free_port())
 
 
 @pytest.mark.parametrize(
