@@ -13,7 +13,6 @@ import random
 import socket
 from pathlib import Path
 
-
 # Our own generator: hypothesis seeds the global one inside its tests, which would hand out
 # the same few ports again and again.
 _random = random.SystemRandom()
