@@ -124,11 +124,6 @@ class AuthorizationRequest:
         """The URL's query parameters, for explaining them one by one."""
         return dict(parse_qsl(urlsplit(self.url).query))
 
-    @property
-    def age(self) -> float:
-        """Seconds since this request was built."""
-        return time.time() - self.created_at
-
     def __repr__(self) -> str:
         pkce = f"S256, verifier {mask(self.code_verifier)}" if self.code_verifier else "off"
         return (

@@ -42,6 +42,18 @@ PLACEHOLDERS = {
 }
 
 
+def html_table(rows: list[tuple[str, str]]) -> str:
+    """Name/value rows as a small HTML table, every value escaped (for ``_repr_html_``)."""
+    from html import escape
+
+    body = "".join(
+        f"<tr><th style='text-align:left;padding-right:1em'>{escape(k)}</th>"
+        f"<td><code>{escape(v)}</code></td></tr>"
+        for k, v in rows
+    )
+    return f"<table>{body}</table>"
+
+
 def is_loopback_host(host: str | None) -> bool:
     """True for 127.0.0.0/8, ::1 and 'localhost'."""
     if not host:
@@ -95,8 +107,6 @@ class OAuthConfig:
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
-        from html import escape
-
         rows = [
             (
                 "Authorization server",
@@ -108,11 +118,7 @@ class OAuthConfig:
             ("Scopes", " ".join(self.scopes)),
             ("API", self.api_url),
         ]
-        body = "".join(
-            f"<tr><th style='text-align:left'>{escape(k)}</th><td><code>{escape(v)}</code></td></tr>"
-            for k, v in rows
-        )
-        return f"<table>{body}</table>"
+        return html_table(rows)
 
 
 def _read(env_file: str | os.PathLike | None) -> tuple[dict[str, str], str]:

@@ -27,7 +27,7 @@ from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from .authorization import AuthorizationRequest, plain_http_if_loopback
-from .config import OAuthConfig, mask
+from .config import OAuthConfig, html_table, mask
 from .errors import InvalidClient, NoSavedToken, TokenExpired, UnexpectedResponse
 from .trace import Trace
 from .transport import (
@@ -129,26 +129,25 @@ class Token:
 
     __str__ = __repr__
 
-    def _repr_html_(self) -> str:
-        from html import escape
-
+    def rows(self) -> list[tuple[str, str]]:
+        """What a learner may see of the token, as name/value pairs (credentials masked)."""
         rows = [
             ("Principal", self.principal or "(not given)"),
+            ("Token type", self.token_type),
             ("Scopes granted", " ".join(self.scopes) or "(none)"),
             ("Access token", mask(self.access_token) + " (masked)"),
             (
                 "Refresh token",
                 mask(self.refresh_token) + " (masked)" if self.refresh_token else "none",
             ),
-            ("Lifetime", self._lifetime()),
+            ("Issued by", self.issuer or "(unknown)"),
         ]
         if self.missing_scopes:
-            rows.append(("Not granted", " ".join(self.missing_scopes)))
-        body = "".join(
-            f"<tr><th style='text-align:left'>{escape(k)}</th><td><code>{escape(v)}</code></td></tr>"
-            for k, v in rows
-        )
-        return f"<table>{body}</table>"
+            rows.append(("Asked for, not granted", " ".join(self.missing_scopes)))
+        return rows
+
+    def _repr_html_(self) -> str:
+        return html_table([*self.rows(), ("Lifetime", self._lifetime())])
 
 
 def _check_token_response(response: requests.Response) -> requests.Response:

@@ -23,7 +23,7 @@ from html import escape
 from . import browser, flow
 from .authorization import AuthorizationRequest
 from .callback import CallbackResult, parse_callback_url
-from .config import OAuthConfig, mask
+from .config import OAuthConfig, html_table
 from .errors import OAuthTutorialError
 from .tokens import Token, TokenStore
 from .trace import Trace
@@ -448,18 +448,7 @@ class TokenCard:
             self.widget = w.VBox([w.HTML(self._table_html()), self._expiry])
 
     def rows(self) -> list[tuple[str, str]]:
-        t = self.token
-        rows = [
-            ("Principal", t.principal or "(not given)"),
-            ("Token type", t.token_type),
-            ("Scopes granted", " ".join(t.scopes) or "(none)"),
-            ("Access token", mask(t.access_token) + " (masked)"),
-            ("Refresh token", mask(t.refresh_token) + " (masked)" if t.refresh_token else "none"),
-            ("Issued by", t.issuer or "(unknown)"),
-        ]
-        if t.missing_scopes:
-            rows.append(("Asked for, not granted", " ".join(t.missing_scopes)))
-        return rows
+        return self.token.rows()
 
     def expiry_text(self) -> str:
         left = self.token.expires_in
@@ -471,12 +460,7 @@ class TokenCard:
         return f"Expires in {minutes} min {seconds:02d} s."
 
     def _table_html(self) -> str:
-        body = "".join(
-            f"<tr><th style='text-align:left;padding-right:1em'>{escape(k)}</th>"
-            f"<td><code>{escape(v)}</code></td></tr>"
-            for k, v in self.rows()
-        )
-        return f"<table>{body}</table>"
+        return html_table(self.rows())
 
     def _expiry_html(self) -> str:
         colour = "#b00" if self.token.is_expired() else "#070"
