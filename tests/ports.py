@@ -52,3 +52,15 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             break
         ports.add(free_port(host))
     return sorted(ports)
+
+
+def can_bind(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a new listener could take ``port`` now (SO_REUSEADDR, as the listener sets)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -26,7 +26,7 @@ from helpers.errors import (
     PortInUse,
     StateMismatch,
 )
-from tests.ports import free_port
+from tests.ports import can_bind, free_port
 
 STATE = "s7aTe-Xq2_kP9"
 CODE = "Spl0xAuThC0de-9f8e7d6c5b4a"
@@ -81,16 +81,6 @@ def raw(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:
 
 def port_of(uri: str) -> int:
     return int(uri.split(":")[2].split("/")[0])
-
-
-def can_bind(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 # --- the genuine callback ---------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -18,7 +17,7 @@ from helpers.authorization import AuthorizationRequest
 from helpers.errors import AuthorizationDenied
 from helpers.tokens import Token, TokenStore
 from helpers.trace import Trace
-from tests.ports import free_port
+from tests.ports import can_bind, free_port
 
 pytest.importorskip("ipywidgets")
 
@@ -251,7 +250,7 @@ def test_after_a_timeout_the_pasted_address_is_checked_and_returned(cfg, monkeyp
     assert prompts == [ui.flow.PASTE_PROMPT] * 2
     out = capsys.readouterr().out
     assert "StateMismatch" in out and "CODE-pasted" not in out
-    assert can_bind(request.redirect_uri)
+    assert can_bind(urlsplit(request.redirect_uri).port)
 
 
 def test_an_interrupt_also_offers_the_paste(cfg, monkeypatch):
@@ -308,14 +307,3 @@ def test_sign_in_completes_with_a_pasted_address(cfg, token_server, monkeypatch,
     token = ui.sign_in(cfg, timeout=0.3)
     assert token.access_token == "AT-pasted-abcdefghijkl"
     assert "code=CODE-pasted-abcdef" in token_server.seen[0].body
-
-
-def can_bind(redirect_uri: str) -> bool:
-    port = int(urlsplit(redirect_uri).port)
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

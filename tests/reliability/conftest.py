@@ -22,16 +22,6 @@ def port_of(uri: str) -> int:
     return int(uri.split(":")[2].split("/")[0])
 
 
-def can_bind(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 

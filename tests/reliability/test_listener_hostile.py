@@ -31,9 +31,9 @@ from hypothesis import strategies as st
 from helpers import callback
 from helpers.callback import CallbackListener
 from helpers.errors import AuthorizationDenied, AuthorizationFailed
-from tests.ports import free_port
+from tests.ports import can_bind, free_port
 
-from .conftest import PATH, can_bind, fd_count, raw_exchange, settle
+from .conftest import PATH, fd_count, raw_exchange, settle
 
 GENUINE_CODE = "genuine-" + secrets.token_urlsafe(24)
 # Answers a listener may give to junk. Never 200 (that is only for a genuine or final callback)

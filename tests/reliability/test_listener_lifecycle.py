@@ -16,9 +16,9 @@ import requests
 
 from helpers.callback import CallbackListener
 from helpers.errors import CallbackTimeout, ListenerStopped
-from tests.ports import free_port
+from tests.ports import can_bind, free_port
 
-from .conftest import PATH, can_bind, fd_count, settle
+from .conftest import PATH, fd_count, settle
 
 CYCLES = 1000
 
