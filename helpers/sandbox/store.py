@@ -203,10 +203,6 @@ class Store:
         with self._lock:
             return self._db.execute(sql, args).fetchone()
 
-    def _all(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
-
     def _write(self, sql: str, args: tuple = ()) -> int:
         """Run one write in its own transaction; return the number of rows changed."""
         with self._lock:
