@@ -165,14 +165,27 @@ def _info_if_ours(data_dir: Path, port: int, health: dict | None) -> SandboxInfo
     state = _read_state(data_dir)
     if not state or state.get("pid") != health.get("pid"):
         return None
+    return _info_from(state, f"http://127.0.0.1:{port}", data_dir)
+
+
+def _info_from(state: dict, url: str, data_dir: Path) -> SandboxInfo:
     return SandboxInfo(
-        url=f"http://127.0.0.1:{port}",
+        url=url,
         client_id=state["client_id"],
         client_secret=state["client_secret"],
         user_email=state["user_email"],
         user_password=state["user_password"],
         data_dir=str(data_dir),
     )
+
+
+def recorded_info(data_dir) -> SandboxInfo | None:
+    """What the sandbox running on ``data_dir`` recorded about itself (its state file), or None
+    when none has (e.g. to reach one started as ``python -m helpers.sandbox`` elsewhere)."""
+    state = _read_state(Path(data_dir))
+    if not state or "url" not in state:
+        return None
+    return _info_from(state, state["url"], Path(data_dir))
 
 
 def _not_ours(port: int, health: dict | None) -> SandboxError:

@@ -9,7 +9,6 @@ tests/sandbox/test_process.py kills an idle sandbox once; this kills a busy one,
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import sqlite3
@@ -22,7 +21,7 @@ from types import SimpleNamespace
 
 import requests
 
-from helpers.sandbox import SandboxInfo
+from helpers.sandbox import recorded_info
 from helpers.sandbox.store import DB_NAME
 from tests.ports import free_port
 from tests.sandbox.flows import refresh, tokens_for, whoami
@@ -49,15 +48,7 @@ def start(data_dir: Path, port: int) -> tuple[subprocess.Popen, SimpleNamespace,
         proc.kill()
         raise AssertionError("the sandbox did not come back: " + proc.stderr.read().decode())
     seconds = time.monotonic() - started
-    state = json.loads((data_dir / "sandbox.json").read_text())
-    info = SandboxInfo(
-        url=url,
-        client_id=state["client_id"],
-        client_secret=state["client_secret"],
-        user_email=state["user_email"],
-        user_password=state["user_password"],
-        data_dir=str(data_dir),
-    )
+    info = recorded_info(data_dir)
     return proc, SimpleNamespace(url=url, info=info), seconds
 
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from helpers.errors import SandboxError
-from helpers.sandbox import SandboxInfo, ensure_running, serve_in_thread, stop_running
+from helpers.sandbox import ensure_running, recorded_info, serve_in_thread, stop_running
 from tests.ports import free_port
 from tests.sandbox.flows import TIMEOUT, basic, exchange, get_code, tokens_for, whoami
 
@@ -67,15 +67,7 @@ def test_a_sigkilled_sandbox_leaves_a_usable_database(tmp_path, listener):
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_health(url)
-        state = json.loads((data_dir / "sandbox.json").read_text())
-        running = SandboxInfo(
-            url=url,
-            client_id=state["client_id"],
-            client_secret=state["client_secret"],
-            user_email=state["user_email"],
-            user_password=state["user_password"],
-            data_dir=str(data_dir),
-        )
+        running = recorded_info(data_dir)
 
         class Remote:  # what the flow helpers need: .url and .info
             info = running
