@@ -380,6 +380,19 @@ class SandboxApp(ProtectedApi):
             )
         return session, None
 
+    def _posted_step(self, req: Request):
+        """A login or consent form post: its form, session, txn and pending authorization
+        request, or the page that refuses it (no session, bad CSRF token, request gone)."""
+        form = req.form()
+        session, refused = self._form_session(req, form)
+        if refused:
+            return refused
+        txn = form.get("txn", "")
+        pending = self.store.get_pending(txn, session[0])
+        if pending is None:
+            return self._expired_request()
+        return form, session, txn, pending
+
     def _expired_request(self) -> Response:
         return error_page(
             400,
@@ -389,15 +402,10 @@ class SandboxApp(ProtectedApi):
 
     def login(self, req: Request) -> Response:
         """POST /oauth/login: check the email and password, then go to the consent page."""
-        form = req.form()
-        session, refused = self._form_session(req, form)
-        if refused:
-            return refused
-        session_hash, csrf, _ = session
-        txn = form.get("txn", "")
-        pending = self.store.get_pending(txn, session_hash)
-        if pending is None:
-            return self._expired_request()
+        step = self._posted_step(req)
+        if isinstance(step, Response):
+            return step
+        form, (session_hash, csrf, _), txn, pending = step
         user = self.store.check_login(form.get("email", ""), form.get("password", ""))
         if user is None:
             return self._login_response(
@@ -423,14 +431,11 @@ class SandboxApp(ProtectedApi):
 
     def consent(self, req: Request) -> Response:
         """POST /oauth/consent: Allow issues a code; Deny redirects with access_denied."""
-        form = req.form()
-        session, refused = self._form_session(req, form)
-        if refused:
-            return refused
-        session_hash, _, email = session
-        txn = form.get("txn", "")
-        pending = self.store.get_pending(txn, session_hash)
-        if pending is None or not email:
+        step = self._posted_step(req)
+        if isinstance(step, Response):
+            return step
+        form, (session_hash, _, email), txn, pending = step
+        if not email:
             return self._expired_request()
         decision = form.get("decision")
         if decision not in ("allow", "deny"):
