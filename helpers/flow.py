@@ -10,13 +10,12 @@
 Each step is one call to ``authorization``, ``callback``, ``browser`` or ``tokens``; this module
 only puts them in order and decides what happens when one fails (paste the address, refresh a
 saved token, sign in again). It shows nothing itself: progress goes to ``on_event(kind,
-message)``, with the listener's kinds (listening, ignored, received, error, stopped, timeout)
-plus "waiting" (the listener is up and the browser is about to open), "token" and "error".
+message)``, with the kinds ``helpers.events.Kind`` lists: the listener's, plus "waiting" (the
+browser is about to open), "token" and "error".
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 
 from . import browser, tokens
@@ -32,6 +31,7 @@ from .errors import (
     TokenError,
     TokenExpired,
 )
+from .events import EventCallback, emit
 from .tokens import Token, TokenStore
 from .trace import Trace
 
@@ -43,8 +43,6 @@ __all__ = [
     "wait_for_code",
 ]
 
-#: ``(kind, message)``, as ``CallbackListener``'s ``on_event``.
-EventCallback = Callable[[str, str], None]
 #: ``ask(prompt) -> answer``: ``input`` in a kernel or a terminal.
 Ask = Callable[[str], str]
 
@@ -52,12 +50,6 @@ Ask = Callable[[str], str]
 DEFAULT_TIMEOUT = 300.0
 
 PASTE_PROMPT = "Paste the address your browser ended on (or press Enter to give up): "
-
-
-def _emit(on_event: EventCallback | None, kind: str, message: str) -> None:
-    if on_event is not None:
-        with contextlib.suppress(Exception):  # a broken view must not break the sign-in
-            on_event(kind, message)
 
 
 def ask_for_pasted_callback(
@@ -106,7 +98,7 @@ def wait_for_code(
     listener = CallbackListener(request.redirect_uri, request.state, on_event=on_event)
     listener.start(timeout=None)  # wait() below bounds it
     try:
-        _emit(on_event, "waiting", "Waiting for you to sign in and click Allow.")
+        emit(on_event, "waiting", "Waiting for you to sign in and click Allow.")
         if open_browser:
             browser.open_url(request.url, show=False)
         return listener.wait(timeout)
@@ -117,7 +109,7 @@ def wait_for_code(
         pasted = ask_for_pasted_callback(request, ask, say=say)
         if pasted is None:
             raise  # the original timeout or interrupt
-        _emit(on_event, "received", "Pasted callback accepted: right path, right state.")
+        emit(on_event, "received", "Pasted callback accepted: right path, right state.")
         return pasted
     finally:
         listener.stop()
@@ -149,9 +141,9 @@ def sign_in(
     try:
         token = tokens.exchange(config, request, result.code, trace=trace)
     except OAuthTutorialError as e:
-        _emit(on_event, "error", str(e))
+        emit(on_event, "error", str(e))
         raise
-    _emit(on_event, "token", f"Token received for {token.principal or 'the user'}.")
+    emit(on_event, "token", f"Token received for {token.principal or 'the user'}.")
     return token
 
 

@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 
 from .config import is_loopback_host
 from .errors import TOKEN_ERRORS, ServiceTimeout, ServiceUnreachable, TokenError, UnexpectedResponse
+from .events import printable
 from .trace import Trace
 
 #: Seconds to wait for a server to answer.
@@ -98,11 +99,9 @@ def talking_to(url: str, timeout: float, setting: str = "OAUTH_SERVICE_URL") -> 
 
 
 def quoted(value: object) -> str | None:
-    """A server-supplied error code or description, cut to a readable length."""
-    if value is None:
-        return None
-    text = str(value)
-    return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "…"
+    """A server-supplied error code or description, cut to a readable length, its control
+    characters escaped (it ends up in a terminal)."""
+    return None if value is None else printable(str(value), MAX_QUOTED)
 
 
 def json_object(response: requests.Response, setting: str = "OAUTH_SERVICE_URL") -> dict:

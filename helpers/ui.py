@@ -25,6 +25,7 @@ from .authorization import AuthorizationRequest
 from .callback import CallbackResult, parse_callback_url
 from .config import OAuthConfig, html_table
 from .errors import OAuthTutorialError
+from .events import EventCallback, Kind
 from .tokens import Token, TokenStore
 from .trace import Trace
 
@@ -120,8 +121,10 @@ _ticker = _Ticker()
 
 # --- the sign-in panel ---------------------------------------------------------------------
 
-#: Listener event kind -> (symbol, colour) for the status line.
-_KINDS = {
+#: The kinds after which the sign-in is still waiting: the countdown goes on.
+_STILL_WAITING = ("listening", "waiting", "ignored")
+#: Event kind (``helpers.events.Kind``) -> (symbol, colour) for the status line.
+_KINDS: dict[Kind, tuple[str, str]] = {
     "waiting": ("⏳", "#555"),
     "listening": ("⏳", "#555"),
     "ignored": ("⚠️", "#a60"),
@@ -186,28 +189,26 @@ class SignInPanel:
         self.set_status("waiting", "Waiting for you to sign in and click Allow.")
         _ticker.add(self)
 
-    def on_event(self, kind: str, message: str) -> None:
+    def on_event(self, kind: Kind, message: str) -> None:
         """Listener callback (called from its threads)."""
         if kind == "stopped" and self.kind in ("received", "error", "timeout", "token"):
             return  # the stop that follows an outcome says nothing new
-        if kind == "listening":
-            kind = "waiting"
         self.set_status(kind, message)
 
     def set_status(self, kind: str, message: str) -> None:
         with self._lock:
             self.kind, self.message = kind, message
             self.history.append((kind, message))
-        if kind not in ("waiting", "ignored"):
+        if kind not in _STILL_WAITING:
             self._deadline = None  # the wait is over: no more countdown
             _ticker.discard(self)
         if self._widgets:
             self._status.value = self._status_html()
-        elif kind != "waiting" or len(self.history) == 1:
+        elif kind not in ("listening", "waiting") or len(self.history) == 1:
             print(f"[{kind}] {message}", flush=True)
 
     def tick(self) -> None:
-        if self._deadline is None or self.kind not in ("waiting", "ignored"):
+        if self._deadline is None or self.kind not in _STILL_WAITING:
             _ticker.discard(self)
             return
         if self._widgets:
@@ -224,7 +225,7 @@ class SignInPanel:
         """The status line as plain text."""
         text = self.message
         left = self.seconds_left
-        if self.kind in ("waiting", "ignored") and left is not None:
+        if self.kind in _STILL_WAITING and left is not None:
             text += f" ({left} s left)"
         return text
 
@@ -258,10 +259,10 @@ def _ask(prompt: str) -> str:
     return input(prompt)
 
 
-def _panel_events(panel: SignInPanel, timeout: float) -> Callable[[str, str], None]:
+def _panel_events(panel: SignInPanel, timeout: float) -> EventCallback:
     """The flow's events, shown on the panel: "waiting" starts its countdown."""
 
-    def on_event(kind: str, message: str) -> None:
+    def on_event(kind: Kind, message: str) -> None:
         if kind == "waiting":
             panel.start_countdown(timeout)
         else:

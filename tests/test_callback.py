@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import http.client
 import signal
 import socket
@@ -115,7 +116,7 @@ def test_forged_state_is_rejected_and_listener_keeps_waiting(listener, uri):
 def test_missing_state_is_rejected_with_403(listener, uri):
     r = get(uri, f"code={CODE}")
     assert r.status_code == 403
-    assert "no state" in r.text
+    assert "state does not match" in r.text
     assert listener.is_running
 
 
@@ -140,11 +141,24 @@ def test_later_requests_are_told_the_sign_in_is_already_complete(listener, uri):
     assert listener.wait(timeout=5).code == CODE  # the first callback wins
 
 
-def test_wait_auto_starts_and_returns_a_callback_that_came_before_it(uri):
+def test_wait_returns_a_callback_that_came_before_it(uri):
     lst = CallbackListener(uri, STATE).start()
     get(uri, f"code={CODE}&state={STATE}")
     time.sleep(0.05)
     assert lst.wait(timeout=0).code == CODE
+
+
+def test_wait_starts_a_listener_nobody_started(uri):
+    lst = CallbackListener(uri, STATE)
+
+    def callback_once_listening() -> None:
+        deadline = time.monotonic() + 5
+        while not lst.is_running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        get(uri, f"code={CODE}&state={STATE}")
+
+    threading.Thread(target=callback_once_listening, daemon=True).start()
+    assert lst.wait(timeout=5).code == CODE
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -155,10 +169,12 @@ def test_denied_callback_raises_authorization_denied_with_escaped_description(li
     r = get(uri, "", params={"error": "access_denied", "error_description": evil, "state": STATE})
     assert r.status_code == 200
     assert "<script>" not in r.text
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;" in r.text
+    assert "&lt;script&gt;alert(" in r.text
     with pytest.raises(AuthorizationDenied) as caught:
         listener.wait(timeout=5)
     assert caught.value.description == evil
+    # The page says what the notebook says: the error's own message, escaped.
+    assert f"<p>{html.escape(str(caught.value))}</p>" in r.text
     assert "error" in listener.events.kinds
     assert not listener.is_running
 
@@ -341,7 +357,7 @@ def test_half_sent_request_does_not_block_the_callback(listener, uri):
 
 
 def test_idle_connection_is_closed_after_the_read_timeout(monkeypatch, listener, uri):
-    monkeypatch.setattr(callback._CallbackHandler, "timeout", 0.3)
+    monkeypatch.setattr(callback._Handler, "timeout", 0.3)
     with socket.create_connection(("127.0.0.1", port_of(uri)), timeout=5) as idle:
         started = time.monotonic()
         assert idle.recv(1024) == b""  # the server hung up on us
@@ -574,6 +590,22 @@ def test_parse_callback_url_only_returns_a_result_or_raises_a_named_error(query,
     except CallbackError:
         return
     assert result.code and result.state == state
+
+
+def test_what_the_server_said_is_cut_to_300_characters_and_its_control_characters_escaped():
+    redirect = f"http://127.0.0.1:5000{PATH}"
+    denied = f"{redirect}?state={STATE}&error=access_denied&error_description="
+    for sent, kept in [
+        ("x" * 300, "x" * 300),
+        ("x" * 301, "x" * 300 + "…"),
+        ("a%1B%5B2Jb%0D%0Ac%E2%80%AE", "a\\x1b[2Jb\\r\\nc\\u202e"),
+    ]:
+        with pytest.raises(AuthorizationDenied) as caught:
+            parse_callback_url(denied + sent, redirect, STATE)
+        assert caught.value.description == kept
+    with pytest.raises(AuthorizationFailed) as failed:
+        parse_callback_url(f"{redirect}?state={STATE}&error=" + "e" * 101, redirect, STATE)
+    assert failed.value.error == "e" * 100 + "…"
 
 
 def test_callback_result_repr_masks_the_code():

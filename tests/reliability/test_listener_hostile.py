@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import random
 import re
 import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +34,7 @@ from helpers import callback
 from helpers.callback import CallbackListener
 from helpers.errors import AuthorizationDenied, AuthorizationFailed
 from tests.ports import can_bind, free_port
+from tests.scripted_browser import sign_in
 
 from .conftest import PATH, fd_count, raw_exchange, settle
 
@@ -174,21 +177,34 @@ def test_generated_raw_requests_never_end_the_wait_and_never_accept_a_code():
     assert can_bind(port)
 
 
+STATE = secrets.token_urlsafe(32)
+# Near misses of the genuine state: a prefix, an extension, one character changed, other case,
+# padding, a NUL; and unrelated text.
+_near_misses = st.one_of(
+    st.integers(0, len(STATE) - 1).map(lambda i: STATE[:i]),
+    st.text(min_size=1, max_size=3).map(lambda extra: STATE + extra),
+    st.tuples(st.integers(0, len(STATE) - 1), st.characters()).map(
+        lambda ic: STATE[: ic[0]] + ic[1] + STATE[ic[0] + 1 :]
+    ),
+    st.sampled_from([STATE.upper(), STATE.lower(), f" {STATE}", f"{STATE}\x00", STATE[::-1]]),
+    st.text(max_size=60),
+).filter(lambda forged: forged != STATE)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
-    forged_state=st.text(max_size=60),
+    forged_state=_near_misses,
     code=st.text(min_size=1, max_size=60),
     extra=st.dictionaries(st.text(max_size=10), st.text(max_size=30), max_size=4),
 )
 def test_generated_forged_callbacks_are_refused_with_403_or_400(forged_state, code, extra):
-    lst, uri, state, events = new_listener()
+    lst, uri, state, events = new_listener(state=STATE)
     try:
         params = {**extra, "code": code, "state": forged_state}
         r = requests.get(uri + "?" + urlencode(params, quote_via=quote), timeout=5)
-        if forged_state != state:  # the expected state is 43 random characters
-            assert r.status_code in (400, 403), r.status_code
-            assert lst.is_running
-            genuine(lst, uri, state)
+        assert r.status_code in (400, 403), r.status_code
+        assert lst.is_running
+        genuine(lst, uri, state)
     finally:
         lst.stop()
 
@@ -224,12 +240,15 @@ def test_error_callbacks_with_hostile_descriptions_are_escaped_and_end_the_wait(
         assert page.tags <= PAGE_TAGS, page.tags  # nothing the server said became markup
         assert all(not name.startswith("on") for name, _ in page.attrs)
         assert r.headers["Content-Security-Policy"].startswith("default-src 'none'")
-        shown = description if len(description) <= 300 else description[:300] + "…"
-        if shown.strip():
-            assert escape(shown) in r.text
         with pytest.raises((AuthorizationDenied, AuthorizationFailed)) as caught:
             lst.wait(timeout=5)
-        assert caught.value.description == shown
+        # The page is the error's own message, escaped once.
+        assert f"<p>{escape(str(caught.value))}</p>" in r.text
+        # What the server said is kept, cut to 300 characters, control characters escaped.
+        said = caught.value.description
+        assert said.isprintable() and len(said) <= 301
+        if description.isprintable() and len(description) <= 300:
+            assert said == description
         if error == "access_denied":
             assert isinstance(caught.value, AuthorizationDenied)
     finally:
@@ -250,6 +269,46 @@ def test_a_forged_error_callback_never_ends_the_sign_in():
         genuine(lst, uri, state)
     finally:
         lst.stop()
+
+
+# --- what a terminal shows ------------------------------------------------------------------
+
+
+def test_a_request_with_control_characters_cannot_paint_a_line_in_the_terminal(sandbox_env):
+    """``python -m helpers`` prints an event for every stray request, quoting its path: escape
+    sequences, CR and LF in it must not reach the terminal as such (no fake ``[received]``)."""
+    port = int(os.environ["OAUTH_REDIRECT_URI"].split(":")[2].split("/")[0])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpers", "--no-browser", "--timeout", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        url = ""
+        while not url.startswith("http"):
+            url = proc.stdout.readline().strip()
+        fake = "[received]\x1b[CCallback\x1b[Creceived"
+        for target in (
+            f"/x\x1b[2K\x1b[1G{fake}",  # erase the line, back to column 1, paint
+            f"/x\x1b[1A\x1b[2K{fake}",  # up one line
+            f"/x\r{fake}",  # carriage return: the stdlib refuses the request line
+            f"{PATH}?state=\x1b[2K{fake}&code=x",
+        ):
+            raw_exchange(port, f"GET {target} HTTP/1.1\r\n\r\n".encode("latin-1"))
+        raw_exchange(port, f"GET /x\n{fake} HTTP/1.1\r\n\r\n".encode("latin-1"))  # LF
+        sign_in(url)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert not any(c in out + err for c in "\x1b\r"), (out + err)[:2000]
+    lines = [line.strip() for line in out.splitlines()]
+    assert [line for line in lines if line.startswith("[received]")] == [
+        "[received] Callback received with the right state; the code is ready."
+    ]
+    assert sum(line.startswith("[ignored] GET /x\\x1b[") for line in lines) == 2, lines
 
 
 # --- oversized input ----------------------------------------------------------------------
@@ -294,7 +353,7 @@ def test_oversized_lines_headers_and_bodies_are_refused_and_the_listener_survive
 def test_many_idle_and_half_sent_connections_neither_block_nor_leak(monkeypatch, baseline):
     """64 idle preconnects and 64 half-sent requests at once; the callback still gets through,
     and every one of them is closed by the server after the read timeout."""
-    monkeypatch.setattr(callback._CallbackHandler, "timeout", 0.5)
+    monkeypatch.setattr(callback._Handler, "timeout", 0.5)
     threads_before, fds_before = baseline
     lst, uri, state, events = new_listener()
     port = lst.port
