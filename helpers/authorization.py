@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,41 +24,10 @@ from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from .config import OAuthConfig, mask
+from .transport import plain_http_if_loopback
 
 #: 20 random bytes = 160 bits, more than the 120 the tutorial's 15 hex bytes give.
 STATE_BYTES = 20
-
-
-_plain_http_lock = threading.Lock()
-_plain_http_users = 0  # calls to a loopback server in progress, in any thread
-_plain_http_was_set = False  # the variable was set before we touched it: leave it alone
-
-
-@contextmanager
-def plain_http_if_loopback(config: OAuthConfig) -> Iterator[None]:
-    """Let oauthlib use http:// for a sandbox on this machine, and for nothing else.
-
-    oauthlib refuses http:// (OAuth 2.0 needs TLS) unless OAUTHLIB_INSECURE_TRANSPORT is set,
-    and that switch is process-wide. We set it only while calls to a loopback server are in
-    progress (counted across threads, so two sign-ins at once do not undo each other) and
-    remove it afterwards, so a GoTo URL is never allowed over plain http.
-    """
-    global _plain_http_users, _plain_http_was_set
-    if not config.allows_plain_http:
-        yield
-        return
-    with _plain_http_lock:
-        if _plain_http_users == 0:
-            _plain_http_was_set = "OAUTHLIB_INSECURE_TRANSPORT" in os.environ
-            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-        _plain_http_users += 1
-    try:
-        yield
-    finally:
-        with _plain_http_lock:
-            _plain_http_users -= 1
-            if _plain_http_users == 0 and not _plain_http_was_set:
-                os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
 
 
 def code_challenge(code_verifier: str) -> str:
@@ -107,7 +73,7 @@ class AuthorizationRequest:
             scope=list(scopes),
             pkce="S256" if pkce else None,
         )
-        with plain_http_if_loopback(config):
+        with plain_http_if_loopback(config.authorize_url):
             url, _ = session.authorization_url(config.authorize_url, state=state)
         verifier = client.code_verifier if pkce else None
         return cls(

@@ -11,7 +11,6 @@ representation of the config, so displaying it in a notebook is safe.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -20,7 +19,9 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values, find_dotenv
 
+from .display import html_table
 from .errors import ConfigError
+from .loopback import is_loopback
 from .redact import mask
 
 #: The four variables of GoTo's tutorial, and two optional ones.
@@ -40,30 +41,6 @@ PLACEHOLDERS = {
     "36c12e03-a590-4470-8576-4fefbac7e1f7",
     "CNNe6w6MPcI9Im0Qk1scbcXC",
 }
-
-
-def html_table(rows: list[tuple[str, str]]) -> str:
-    """Name/value rows as a small HTML table, every value escaped (for ``_repr_html_``)."""
-    from html import escape
-
-    body = "".join(
-        f"<tr><th style='text-align:left;padding-right:1em'>{escape(k)}</th>"
-        f"<td><code>{escape(v)}</code></td></tr>"
-        for k, v in rows
-    )
-    return f"<table>{body}</table>"
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for 127.0.0.0/8, ::1 and 'localhost'."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -90,11 +67,6 @@ class OAuthConfig:
     def revoke_url(self) -> str:
         # simple-oauth2's default path; GoTo documents no revocation endpoint (UNCONFIRMED).
         return self.service_url + "/oauth/revoke"
-
-    @property
-    def allows_plain_http(self) -> bool:
-        """Plain http is allowed only when the authorization server is on this machine."""
-        return is_loopback_host(urlsplit(self.service_url).hostname)
 
     def __repr__(self) -> str:
         where = "sandbox" if self.is_sandbox else "GoTo"
@@ -148,7 +120,7 @@ def check_redirect_uri(uri: str) -> str | None:
     host = parts.hostname
     if host == "localhost":
         return None  # allowed, with a warning from validate()
-    if not is_loopback_host(host) or host not in ("127.0.0.1", "::1"):
+    if host not in ("127.0.0.1", "::1"):
         return f"must use the loopback address 127.0.0.1 or [::1], not {host!r} (RFC 8252 §7.3)"
     try:
         port = parts.port
@@ -167,7 +139,7 @@ def _check_service_url(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return f"must be an address like {GOTO_SERVICE_URL}"
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         return "must use https (only a sandbox on this machine may use plain http)"
     if parts.path not in ("", "/") or parts.query:
         return "must be the service's origin only, without a path (the helpers add /oauth/...)"

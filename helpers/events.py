@@ -16,6 +16,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Literal
 
+from .display import printable
+
 #: ``listening``: the listener accepts connections; ``waiting``: the browser is about to open;
 #: ``ignored``: a request that is not the callback was answered; ``received``: the callback (or
 #: a pasted one) passed the checks; ``error``: the sign-in failed; ``timeout``: nothing came in
@@ -26,16 +28,6 @@ Kind = Literal[
 
 #: ``on_event(kind, message)``: must be quick; its exceptions are ignored.
 EventCallback = Callable[[Kind, str], None]
-
-
-def printable(text: str, limit: int | None = None) -> str:
-    r"""``text`` cut to ``limit`` characters (then ``…``), control and other invisible characters
-    shown as escapes (``\x1b``, ``\n``, ``\u202e``)."""
-    if limit is not None and len(text) > limit:
-        text = text[:limit] + "…"
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def emit(on_event: EventCallback | None, kind: Kind, message: str) -> None:

@@ -26,13 +26,15 @@ import requests
 from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from .authorization import AuthorizationRequest, plain_http_if_loopback
-from .config import OAuthConfig, html_table, mask
+from .authorization import AuthorizationRequest
+from .config import OAuthConfig, mask
+from .display import html_table
 from .errors import InvalidClient, NoSavedToken, TokenExpired, UnexpectedResponse
 from .trace import Trace
 from .transport import (
     DEFAULT_TIMEOUT,
     json_object,
+    plain_http_if_loopback,
     prepare,
     raise_oauth_error,
     session_for,
@@ -233,7 +235,7 @@ def exchange(
 
     def call(auth: ClientSecretBasic) -> dict:
         session = _session(config, trace, redirect_uri=request.redirect_uri)
-        with talking_to(config.token_url, timeout), plain_http_if_loopback(config):
+        with talking_to(config.token_url, timeout), plain_http_if_loopback(config.token_url):
             return session.fetch_token(
                 config.token_url,
                 code=code,
@@ -263,7 +265,7 @@ def refresh(
 
     def call(auth: ClientSecretBasic) -> dict:
         session = _session(config, trace)
-        with talking_to(config.token_url, timeout), plain_http_if_loopback(config):
+        with talking_to(config.token_url, timeout), plain_http_if_loopback(config.token_url):
             return session.refresh_token(
                 config.token_url, refresh_token=token.refresh_token, auth=auth, timeout=timeout
             )

@@ -7,6 +7,8 @@ from ``helpers.errors`` instead of a traceback from ``requests``.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,9 +19,9 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .config import is_loopback_host
+from .display import printable
 from .errors import TOKEN_ERRORS, ServiceTimeout, ServiceUnreachable, TokenError, UnexpectedResponse
-from .events import printable
+from .loopback import is_loopback
 from .trace import Trace
 
 #: Seconds to wait for a server to answer.
@@ -61,13 +63,45 @@ class _WholeAnswerDeadline(HTTPAdapter):
         return response
 
 
+_plain_http_lock = threading.Lock()
+_plain_http_users = 0  # calls to a loopback server in progress, in any thread
+_plain_http_was_set = False  # the variable was set before we touched it: leave it alone
+
+
+@contextmanager
+def plain_http_if_loopback(url: str) -> Iterator[None]:
+    """Let oauthlib call ``url`` over http:// if it is on this machine, and nothing else.
+
+    oauthlib refuses http:// (OAuth 2.0 needs TLS) unless OAUTHLIB_INSECURE_TRANSPORT is set,
+    and that switch is process-wide. We set it only while calls to a loopback server are in
+    progress (counted across threads, so two sign-ins at once do not undo each other) and
+    remove it afterwards, so a GoTo URL is never allowed over plain http.
+    """
+    global _plain_http_users, _plain_http_was_set
+    if not is_loopback(urlsplit(url).hostname):
+        yield
+        return
+    with _plain_http_lock:
+        if _plain_http_users == 0:
+            _plain_http_was_set = "OAUTHLIB_INSECURE_TRANSPORT" in os.environ
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+        _plain_http_users += 1
+    try:
+        yield
+    finally:
+        with _plain_http_lock:
+            _plain_http_users -= 1
+            if _plain_http_users == 0 and not _plain_http_was_set:
+                os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+
+
 def prepare(session: requests.Session, url: str, trace: Trace | None = None) -> requests.Session:
     """Set a session up for ``url``: no proxy for this machine, a deadline for the whole
     answer, and the trace's hook."""
     adapter = _WholeAnswerDeadline()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    if is_loopback_host(urlsplit(url).hostname):
+    if is_loopback(urlsplit(url).hostname):
         # An HTTP_PROXY setting (common behind company proxies) would otherwise send requests
         # for 127.0.0.1 to the proxy, which cannot reach this machine's sandbox or listener.
         session.trust_env = False

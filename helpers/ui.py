@@ -23,7 +23,8 @@ from html import escape
 from . import browser, flow
 from .authorization import AuthorizationRequest
 from .callback import CallbackResult, parse_callback_url
-from .config import OAuthConfig, html_table
+from .config import OAuthConfig
+from .display import html_table
 from .errors import OAuthTutorialError
 from .events import EventCallback, Kind
 from .tokens import Token, TokenStore

@@ -6,6 +6,7 @@ import pytest
 
 from helpers import config as cfgmod
 from helpers.errors import ConfigError
+from helpers.loopback import is_loopback
 
 GOOD = {
     "OAUTH_SERVICE_URL": "https://authentication.logmeininc.com",
@@ -111,9 +112,28 @@ def test_service_url_needs_https_unless_loopback(url, ok):
         assert "OAUTH_SERVICE_URL" in caught.value.problems
 
 
-def test_plain_http_is_allowed_only_for_loopback_service():
-    assert cfgmod.validate({**GOOD, "OAUTH_SERVICE_URL": "http://127.0.0.1:8765"}).allows_plain_http
-    assert not cfgmod.validate(GOOD).allows_plain_http
+@pytest.mark.parametrize(
+    ("host", "loopback", "address"),
+    [
+        ("127.0.0.1", True, True),
+        ("127.8.9.10", True, True),
+        ("::1", True, True),
+        ("[::1]", True, True),
+        ("::1%lo", True, True),  # a peer address with its zone
+        ("localhost", True, False),  # a name: not an address (RFC 8252 §8.3)
+        ("LocalHost", True, False),
+        ("0.0.0.0", False, False),
+        ("::", False, False),
+        ("10.0.0.1", False, False),
+        ("localhost.example.com", False, False),
+        ("127.0.0.1.nip.io", False, False),
+        ("", False, False),
+        (None, False, False),
+    ],
+)
+def test_one_loopback_predicate_for_hosts_and_addresses(host, loopback, address):
+    assert is_loopback(host) is loopback
+    assert is_loopback(host, name=False) is address
 
 
 def test_client_secret_never_appears_in_any_representation():

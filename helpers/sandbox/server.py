@@ -33,13 +33,14 @@ from urllib.parse import urlencode, urlsplit
 from oauthlib.oauth2 import WebApplicationServer
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
+from ..loopback import is_loopback
 from . import pages
 from . import validator as policy
 from .defaults import DEMO_CLIENT_NAME, DEMO_REDIRECT_URI, DEMO_SCOPES, REALM, SERVICE
 from .pages import error_page, html_response, page
 from .resource import ProtectedApi
 from .store import Store, digest
-from .transport import BadInput, Request, Response, is_loopback, json_response, redirect
+from .transport import BadInput, Request, Response, json_response, redirect
 
 log = logging.getLogger("helpers.sandbox")
 

@@ -6,7 +6,6 @@ code; ``SandboxHTTPServer`` only moves bytes, writing each response in one send.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 from dataclasses import dataclass, field
@@ -83,13 +82,6 @@ def redirect(location: str, status: int = 302, extra=None) -> Response:
     return Response(
         status, b"", [("Location", location), ("Cache-Control", "no-store")] + list(extra or [])
     )
-
-
-def is_loopback(addr: str) -> bool:
-    try:
-        return ipaddress.ip_address(addr.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus, urlsplit
 from oauthlib.oauth2 import RequestValidator
 from oauthlib.oauth2.rfc6749 import errors
 
+from ..loopback import is_loopback
 from . import defaults
 from .store import Client, Store
 
@@ -86,17 +87,12 @@ def parse_basic(header: str | None) -> tuple[str, str, str] | None:
     return unquote_plus(raw_id), unquote_plus(raw_secret), raw_secret
 
 
-def loopback_literal(host: str | None) -> bool:
-    """RFC 8252 §7.3 talks about loopback IP literals, not the name 'localhost'."""
-    return host in ("127.0.0.1", "::1")
-
-
 def redirect_uri_matches(registered: str, requested: str) -> bool:
     """Exact string match, except the port of a loopback IP redirect URI (RFC 8252 §7.3)."""
     if hmac.compare_digest(registered.encode(), requested.encode()):
         return True
     reg, req = urlsplit(registered), urlsplit(requested)
-    if not (loopback_literal(reg.hostname) and reg.scheme == "http"):
+    if not (is_loopback(reg.hostname, name=False) and reg.scheme == "http"):
         return False
     try:
         req.port  # noqa: B018 - a malformed port raises ValueError
