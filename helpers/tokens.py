@@ -11,7 +11,6 @@ endpoint. Each failure becomes a named error from ``helpers.errors`` that says w
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import tempfile
@@ -44,32 +43,29 @@ from .transport import (
 T = TypeVar("T")
 
 
-class ClientSecretBasic(requests.auth.AuthBase):
+class ClientSecretBasic(requests.auth.HTTPBasicAuth):
     """HTTP Basic client authentication as RFC 6749 §2.3.1 defines it.
 
-    The client ID and secret are form-encoded *before* base64, as the Node.js tutorial's
-    simple-oauth2 does. requests' own ``HTTPBasicAuth`` skips that step, so a secret holding
-    ``+``, ``/`` or ``=`` (GoTo's do) reaches a strict server changed, and is refused.
+    The client ID and secret are form-encoded *before* requests' ``HTTPBasicAuth`` builds the
+    header, as the Node.js tutorial's simple-oauth2 does. ``HTTPBasicAuth`` alone skips that
+    step, so a secret holding ``+``, ``/`` or ``=`` (GoTo's do) reaches a strict server
+    changed, and is refused. ``form_encode=False`` sends the pair as it is.
     """
 
     def __init__(self, client_id: str, client_secret: str, *, form_encode: bool = True) -> None:
-        self.client_id = client_id
-        self._secret = client_secret
-        self.form_encode = form_encode
+        encode = quote_plus if form_encode else str
+        # As bytes: HTTPBasicAuth would encode a str as Latin-1; the pair is UTF-8.
+        super().__init__(encode(client_id).encode(), encode(client_secret).encode())
 
     def header_value(self) -> str:
-        encode = quote_plus if self.form_encode else str
-        pair = f"{encode(self.client_id)}:{encode(self._secret)}"
-        return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = self.header_value()
-        return r
+        """The ``Authorization`` header this sends."""
+        request = requests.PreparedRequest()
+        request.prepare_headers(None)
+        return self(request).headers["Authorization"]
 
     def __repr__(self) -> str:
-        return (
-            f"ClientSecretBasic(client_id={self.client_id!r}, client_secret={mask(self._secret)!r})"
-        )
+        secret = mask(self.password.decode())
+        return f"ClientSecretBasic(client_id={self.username.decode()!r}, client_secret={secret!r})"
 
 
 @dataclass(frozen=True)
@@ -189,7 +185,7 @@ def _authenticated(config: OAuthConfig, call: Callable[[ClientSecretBasic], T]) 
         return call(encoded)
     except InvalidClient:
         raw = ClientSecretBasic(config.client_id, config.client_secret, form_encode=False)
-        if raw.header_value() == encoded.header_value():
+        if raw == encoded:  # form-encoding changed nothing: the same header would fail again
             raise
         return call(raw)
 
