@@ -13,6 +13,7 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 from helpers.sandbox import faults
+from tests.ports import free_port
 from tests.sandbox.flows import (
     TIMEOUT,
     authorize_url,
@@ -72,14 +73,17 @@ def test_no_code_exchange_without_a_redirect_uri_when_the_request_had_one(sandbo
 
 
 def test_code_from_a_request_without_redirect_uri_exchanges_without_one(sandbox):
-    url = authorize_url(sandbox, None)
-    # The registered URI has port 5000, where nothing listens in the test: the browser stops.
+    # A client whose one registered URI has a free port, where nothing listens: the browser stops.
+    uri = f"http://127.0.0.1:{free_port()}/login/oauth2/code/goto"
+    sandbox.add_client("no-listener", "s3cret", redirect_uris=[uri], scopes=["messaging.v1.send"])
+    url = authorize_url(sandbox, None, client_id="no-listener")
     from tests.scripted_browser import NoListener
 
     with pytest.raises(NoListener) as stopped:
         sign_in(url)
+    assert stopped.value.callback_url.startswith(uri + "?")
     code = stopped.value.callback_url.split("code=")[1].split("&")[0]
-    assert exchange(sandbox, code, None).status_code == 200
+    assert exchange(sandbox, code, None, auth=basic("no-listener", "s3cret")).status_code == 200
 
 
 # --- client authentication -----------------------------------------------------------------
