@@ -27,9 +27,9 @@ PY = sys.executable
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import browser  # noqa: E402
 from bench.sandbox_process import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, learner  # noqa: E402
-from tests.ports import free_port, free_ports  # noqa: E402
+from testing.ports import free_port, free_ports  # noqa: E402
+from testing.scripted_browser import DEFAULT_EMAIL, DEFAULT_PASSWORD, sign_in  # noqa: E402
 
 MS = 1000.0
 STEPS = ("setup", "authorize", "login", "consent", "callback", "token")
@@ -150,7 +150,7 @@ class Sandbox:
 # --- 1. our full sign-in, step by step --------------------------------------------------------
 
 
-def our_sign_in(email=browser.DEFAULT_EMAIL, password=browser.DEFAULT_PASSWORD) -> dict:
+def our_sign_in(email=DEFAULT_EMAIL, password=DEFAULT_PASSWORD) -> dict:
     """``python -m helpers``'s calls, in its order, with the scripted browser in the middle."""
     from helpers import config, tokens
     from helpers.authorization import AuthorizationRequest
@@ -163,7 +163,7 @@ def our_sign_in(email=browser.DEFAULT_EMAIL, password=browser.DEFAULT_PASSWORD) 
     request = AuthorizationRequest.new(cfg)
     with CallbackListener(cfg.redirect_uri, request.state) as listener:
         t["setup"] = time.perf_counter() - start - t["config"]
-        browser.sign_in(request.url, email=email, password=password, timings=t)
+        sign_in(request.url, email=email, password=password, timings=t)
         began = time.perf_counter()
         code = listener.wait(10).code
     t["callback"] += time.perf_counter() - began
@@ -205,7 +205,7 @@ def google_sign_in(sb: Sandbox) -> float:
             return url, state
 
         def _drive(self, url):
-            browser.sign_in(url, email=sb.info["user_email"], password=sb.info["user_password"])
+            sign_in(url, email=sb.info["user_email"], password=sb.info["user_password"])
 
     start = time.perf_counter()
     flow = BenchFlow.from_client_config(
@@ -259,7 +259,7 @@ class NodeApp:
         self.proc.stdin.flush()
         line = self.proc.stdout.readline().strip()
         assert line.startswith("URL "), line
-        browser.sign_in(line[4:], email=info["user_email"], password=info["user_password"])
+        sign_in(line[4:], email=info["user_email"], password=info["user_password"])
         line = self.proc.stdout.readline().strip()
         elapsed = time.perf_counter() - start
         assert line == f"TOKEN {info['user_email']}", line
@@ -347,7 +347,7 @@ def bench_exchange(sb: Sandbox, runs: int) -> list[float]:
     for _ in range(runs + 1):
         request = AuthorizationRequest.new(cfg)
         with CallbackListener(cfg.redirect_uri, request.state) as listener:
-            browser.sign_in(request.url)
+            sign_in(request.url)
             code = listener.wait(10).code
         began = time.perf_counter()
         tokens.exchange(cfg, request, code)
@@ -394,36 +394,18 @@ def bench_import(runs: int) -> dict:
 
 
 def bench_notebooks(root: Path) -> dict:
-    from _pytest.monkeypatch import MonkeyPatch
-
     from helpers.sandbox import serve_in_thread
-    from tests import test_notebooks as tn
+    from testing import notebooks
 
     port = free_port()
     sandbox_dir = root / "nb-sandbox"
+    env = notebooks.kernel_env(sandbox_dir, port, free_port(), root / "tokens.json")
     times = {}
-    mp = MonkeyPatch()
-    try:
-        with serve_in_thread(sandbox_dir, port=port):
-            env = {
-                "OAUTH_SANDBOX_DIR": str(sandbox_dir),
-                "OAUTH_SANDBOX_PORT": str(port),
-                "OAUTH_REDIRECT_URI": f"http://127.0.0.1:{free_port()}/login/oauth2/code/goto",
-                "OAUTH_TOKEN_FILE": str(root / "tokens.json"),
-                "BROWSER": f"{PY} {Path(tn.__file__).resolve()} %s",
-                "NOTEBOOK_TEST_DENY_SCOPE": tn.DENY_SCOPE,
-                "PYTHONPATH": str(REPO),
-                "OAUTH_SERVICE_URL": "",
-                "OAUTH_SCOPES": "",
-                "GOTO_API_URL": "",
-            }
-            for name in tn.GOALS:
-                nb, _, seconds = tn.execute(name, env, mp, tn.NOTEBOOKS)
-                text = tn.output_text(nb)
-                missing = [g for g in set(tn.GOALS[name]) if g not in text]
-                times[name] = (seconds, missing)
-    finally:
-        mp.undo()
+    with serve_in_thread(sandbox_dir, port=port):
+        for name, goals in notebooks.GOALS.items():
+            nb, _, seconds = notebooks.execute(name, env, notebooks.NOTEBOOKS)
+            text = notebooks.output_text(nb)
+            times[name] = (seconds, [g for g in set(goals) if g not in text])
     return times
 
 
@@ -459,7 +441,7 @@ def _class_worker(env: dict, learners: list[int], ports: list[int], ready, go, r
         began = time.monotonic()
         request = AuthorizationRequest.new(cfg)
         with CallbackListener(cfg.redirect_uri, request.state) as listener:
-            browser.sign_in(request.url, email=email, password=password, timeout=60)
+            sign_in(request.url, email=email, password=password, timeout=60)
             code = listener.wait(60).code
         token = tokens.exchange(cfg, request, code, timeout=60)
         if token.principal != email:
@@ -521,14 +503,10 @@ def bench_class(sb: Sandbox, k: int, workers: int) -> dict:
     }
 
 
-# --- the report -------------------------------------------------------------------------------
+# --- running ----------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "met" if ok else "**not met**"
-
-
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=40, help="repetitions per timing (default 40)")
     p.add_argument("--import-runs", type=int, default=15)
@@ -542,162 +520,164 @@ def main(argv=None) -> int:
     )
     p.add_argument("--no-notebooks", action="store_true", help="skip the notebook run")
     p.add_argument("--json", metavar="PATH", help="also write the raw results here")
-    args = p.parse_args(argv)
-    sizes = [int(x) for x in args.class_sizes.split(",") if x]
+    return p
 
+
+def run(args: argparse.Namespace) -> dict:
+    """Every benchmark, in order; the raw figures (seconds), by benchmark."""
     for name in ("OAUTH_SERVICE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_SCOPES"):
         os.environ.pop(name, None)
-    rows: list[tuple[str, str, str, str]] = []  # what, result, target, verdict
-    raw: dict = {"machine": machine()}
-    print("Machine:")
-    for k, v in raw["machine"].items():
-        print(f"  {k}: {v}")
-    print(f"Runs: {args.runs} per timing; medians unless marked.\n", flush=True)
-
+    sizes = [int(x) for x in args.class_sizes.split(",") if x]
+    raw: dict = {"machine": machine(), "runs": args.runs, "class_workers": args.class_workers}
     root = Path(tempfile.mkdtemp(prefix="goto-oauth-bench-"))
     sb = Sandbox(root, max(sizes, default=0))
     try:
         # 1 + 2: the sign-in, ours and the peers', round-robin
-        ours, google, node = bench_sign_ins(sb, args.runs)
-        raw["sign_in"] = ours
-        total = median(ours["total"])
-        split = ", ".join(f"{s} {median(ours[s]) * MS:.1f}" for s in ("config", *STEPS))
-        rows.append(
-            (
-                "full sign-in, machine time",
-                f"{ms(total)} (p90 {ms(pct(ours['total'], 90))}); ms per step: {split}",
-                "≤ 15 ms",
-                verdict(total <= 0.015),
-            )
-        )
-        flow = median(ours["flow"])
-        g = median(google)
-        raw["google"] = google
-        rows.append(
-            (
-                "vs google-auth-oauthlib run_local_server",
-                f"ours {ms(flow)} vs {ms(g)}: ratio {flow / g:.2f} "
-                f"(paired: {median([a / b for a, b in zip(ours['flow'], google, strict=True)]):.2f})",
-                "≤ 1.0",
-                verdict(flow <= g),
-            )
-        )
-        if isinstance(node, str):
-            rows.append(("vs Node.js (simple-oauth2 + Express)", node, "≤ 1.0", "not run"))
-        else:
-            nd = median(node)
-            raw["node"] = node
-            rows.append(
-                (
-                    "vs Node.js (simple-oauth2 + Express)",
-                    f"ours {ms(flow)} vs {ms(nd)}: ratio {flow / nd:.2f} (paired: "
-                    f"{median([a / b for a, b in zip(ours['flow'], node, strict=True)]):.2f})",
-                    "≤ 1.0",
-                    verdict(flow <= nd),
-                )
-            )
+        raw["sign_in"], raw["google"], raw["node"] = bench_sign_ins(sb, args.runs)
         print("sign-in done", flush=True)
-
-        # 3. listener
-        lst = bench_listener(args.runs)
-        raw["listener"] = lst
-        st, si, ss = median(lst["start"]), median(lst["stop_idle"]), median(lst["stop_served"])
-        worst = max(lst["stop_idle"] + lst["stop_served"])
-        rows.append(
-            (
-                "listener start → accepting",
-                f"{ms(st)} (max {ms(max(lst['start']))})",
-                "≤ 5 ms",
-                verdict(st <= 0.005),
-            )
-        )
-        rows.append(
-            (
-                "listener stop() → port rebindable",
-                f"idle {ms(si)}, after a callback {ms(ss)} (max {ms(worst)})",
-                "≤ 20 ms",
-                verdict(max(si, ss) <= 0.020),
-            )
-        )
-
-        # 4. token exchange
-        ex = bench_exchange(sb, args.runs)
-        raw["exchange"] = ex
-        rows.append(
-            (
-                "token exchange alone",
-                f"{ms(median(ex))} (p90 {ms(pct(ex, 90))})",
-                "≤ 5 ms",
-                verdict(median(ex) <= 0.005),
-            )
-        )
+        raw["listener"] = bench_listener(args.runs)
+        raw["exchange"] = bench_exchange(sb, args.runs)
         print("listener, exchange done", flush=True)
-
-        # 5. imports
-        imp = bench_import(args.import_runs)
-        raw["import"] = imp
-        t = {k: median(v) for k, v in imp["times"].items()}
-        bare = t["nothing"]
-        h, r = t["import helpers"] - bare, t["import requests_oauthlib"] - bare
-        four = t["the four stages"] - bare
-        rows.append(
-            (
-                "import (fresh process, minus bare start-up)",
-                f"helpers {ms(h)} vs requests_oauthlib {ms(r)}: ratio {h / r:.2f}; "
-                f"wall {ms(t['import helpers'])} vs {ms(t['import requests_oauthlib'])}; "
-                f"the four stage modules {ms(four)}; loaded by `import helpers`: "
-                f"{imp['heavy_after_import_helpers']}",
-                "ratio ≤ 1.2",
-                verdict(h <= 1.2 * r),
-            )
-        )
+        raw["import"] = bench_import(args.import_runs)
         print("imports done", flush=True)
-
-        # 6. notebooks
         if not args.no_notebooks:
-            nbs = bench_notebooks(root)
-            raw["notebooks"] = {k: v[0] for k, v in nbs.items()}
-            all_s = sum(v[0] for v in nbs.values())
-            each = ", ".join(f"{k[:2]} {v[0]:.1f}" for k, v in nbs.items())
-            failed = [k for k, v in nbs.items() if v[1]]
-            rows.append(
-                (
-                    "notebooks, headless, fresh kernel each",
-                    f"{all_s:.1f} s all together (s each: {each})"
-                    + (f"; goals missing in {failed}" if failed else ""),
-                    "≤ 30 s",
-                    verdict(all_s <= 30 and not failed),
-                )
-            )
+            raw["notebooks"] = bench_notebooks(root)
             print("notebooks done", flush=True)
-
-        # 7. a class at once
         raw["class"] = []
         for k in sizes:
-            results = [bench_class(sb, k, args.class_workers) for _ in range(args.class_repeats)]
-            raw["class"].append(results)
-            errs = sum(len(r["errors"]) for r in results)
-            thr = median([r["throughput"] for r in results])
-            p50 = median([r["p50"] for r in results])
-            p99 = median([r["p99"] for r in results])
-            target = "0 errors" + ("; ≥ 100 flows/s" if k == 200 else "")
-            ok = errs == 0 and (k != 200 or thr >= 100)
-            first = next((e for r in results for e in r["errors"]), "")
-            rows.append(
-                (
-                    f"a class at once, K = {k}",
-                    f"{thr:.0f} flows/s ({args.class_workers} client processes); p50 {ms(p50)}, p99 {ms(p99)}; {errs} errors"
-                    + (f" (first: {first})" if first else ""),
-                    target,
-                    verdict(ok),
-                )
+            raw["class"].append(
+                [bench_class(sb, k, args.class_workers) for _ in range(args.class_repeats)]
             )
             print(f"class {k} done", flush=True)
     finally:
         sb.close()
+    return raw
 
+
+# --- reporting --------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def _versus(name: str, ours: list[float], theirs: list[float] | str) -> tuple[str, ...]:
+    """Ours against a peer: medians, their ratio, and the median of per-round ratios."""
+    if isinstance(theirs, str):
+        return (name, theirs, "≤ 1.0", "not run")
+    a, b = median(ours), median(theirs)
+    paired = median([x / y for x, y in zip(ours, theirs, strict=True)])
+    return (
+        name,
+        f"ours {ms(a)} vs {ms(b)}: ratio {a / b:.2f} (paired: {paired:.2f})",
+        "≤ 1.0",
+        verdict(a <= b),
+    )
+
+
+def report(raw: dict) -> list[tuple[str, ...]]:
+    """The table's rows (what, result, target, verdict) for the figures ``run`` returned."""
+    ours = raw["sign_in"]
+    total = median(ours["total"])
+    split = ", ".join(f"{s} {median(ours[s]) * MS:.1f}" for s in ("config", *STEPS))
+    rows = [
+        (
+            "full sign-in, machine time",
+            f"{ms(total)} (p90 {ms(pct(ours['total'], 90))}); ms per step: {split}",
+            "≤ 15 ms",
+            verdict(total <= 0.015),
+        ),
+        _versus("vs google-auth-oauthlib run_local_server", ours["flow"], raw["google"]),
+        _versus("vs Node.js (simple-oauth2 + Express)", ours["flow"], raw["node"]),
+    ]
+
+    lst = raw["listener"]
+    start, idle, served = (median(lst[k]) for k in ("start", "stop_idle", "stop_served"))
+    rows += [
+        (
+            "listener start → accepting",
+            f"{ms(start)} (max {ms(max(lst['start']))})",
+            "≤ 5 ms",
+            verdict(start <= 0.005),
+        ),
+        (
+            "listener stop() → port rebindable",
+            f"idle {ms(idle)}, after a callback {ms(served)} "
+            f"(max {ms(max(lst['stop_idle'] + lst['stop_served']))})",
+            "≤ 20 ms",
+            verdict(max(idle, served) <= 0.020),
+        ),
+    ]
+
+    ex = raw["exchange"]
+    rows.append(
+        (
+            "token exchange alone",
+            f"{ms(median(ex))} (p90 {ms(pct(ex, 90))})",
+            "≤ 5 ms",
+            verdict(median(ex) <= 0.005),
+        )
+    )
+
+    imp = raw["import"]
+    t = {k: median(v) for k, v in imp["times"].items()}
+    bare = t["nothing"]
+    h, r = t["import helpers"] - bare, t["import requests_oauthlib"] - bare
+    rows.append(
+        (
+            "import (fresh process, minus bare start-up)",
+            f"helpers {ms(h)} vs requests_oauthlib {ms(r)}: ratio {h / r:.2f}; "
+            f"wall {ms(t['import helpers'])} vs {ms(t['import requests_oauthlib'])}; "
+            f"the four stage modules {ms(t['the four stages'] - bare)}; loaded by "
+            f"`import helpers`: {imp['heavy_after_import_helpers']}",
+            "ratio ≤ 1.2",
+            verdict(h <= 1.2 * r),
+        )
+    )
+
+    if "notebooks" in raw:
+        nbs = raw["notebooks"]
+        all_s = sum(seconds for seconds, _ in nbs.values())
+        each = ", ".join(f"{k[:2]} {seconds:.1f}" for k, (seconds, _) in nbs.items())
+        failed = [k for k, (_, missing) in nbs.items() if missing]
+        rows.append(
+            (
+                "notebooks, headless, fresh kernel each",
+                f"{all_s:.1f} s all together (s each: {each})"
+                + (f"; goals missing in {failed}" if failed else ""),
+                "≤ 30 s",
+                verdict(all_s <= 30 and not failed),
+            )
+        )
+
+    for results in raw["class"]:
+        k = results[0]["k"]
+        errs = sum(len(r["errors"]) for r in results)
+        thr = median([r["throughput"] for r in results])
+        p50 = median([r["p50"] for r in results])
+        p99 = median([r["p99"] for r in results])
+        first = next((e for r in results for e in r["errors"]), "")
+        rows.append(
+            (
+                f"a class at once, K = {k}",
+                f"{thr:.0f} flows/s ({raw['class_workers']} client processes); p50 {ms(p50)}, "
+                f"p99 {ms(p99)}; {errs} errors" + (f" (first: {first})" if first else ""),
+                "0 errors" + ("; ≥ 100 flows/s" if k == 200 else ""),
+                verdict(errs == 0 and (k != 200 or thr >= 100)),
+            )
+        )
+    return rows
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    print("Machine:")
+    for k, v in machine().items():
+        print(f"  {k}: {v}")
+    print(f"Runs: {args.runs} per timing; medians unless marked.\n", flush=True)
+    raw = run(args)
     print("\n| what | result (median) | target | |\n|---|---|---|---|")
-    for row in rows:
+    for row in report(raw):
         print("| " + " | ".join(row) + " |")
     if args.json:
         Path(args.json).write_text(json.dumps(raw, indent=1, default=str))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.config import OAuthConfig
-from tests.ports import free_port
+from testing.ports import free_port
 from tests.token_server import TokenServer
 
 OAUTH_VARIABLES = (

@@ -27,7 +27,7 @@ from helpers.errors import (
     PortInUse,
     StateMismatch,
 )
-from tests.ports import can_bind, free_port
+from testing.ports import can_bind, free_port
 
 STATE = "s7aTe-Xq2_kP9"
 CODE = "Spl0xAuThC0de-9f8e7d6c5b4a"

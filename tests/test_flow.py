@@ -9,7 +9,7 @@ import pytest
 from helpers import api, config, errors, tokens
 from helpers.authorization import AuthorizationRequest
 from helpers.callback import CallbackListener
-from tests.scripted_browser import sign_in
+from testing.scripted_browser import sign_in
 
 
 def code_for(cfg, **request_options) -> tuple[AuthorizationRequest, str]:

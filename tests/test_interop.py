@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ports import free_port
-from tests.scripted_browser import sign_in
+from testing.ports import free_port
+from testing.scripted_browser import sign_in
 
 NODE_APP = Path(__file__).resolve().parents[1] / "bench" / "node"
 

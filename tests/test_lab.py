@@ -8,7 +8,7 @@ from helpers import lab
 from helpers.authorization import code_challenge
 from helpers.callback import CallbackListener
 from helpers.config import validate
-from tests.ports import free_port
+from testing.ports import free_port
 
 
 def test_forged_callback_is_refused_with_403_and_the_listener_keeps_waiting():

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.scripted_browser import sign_in
+from testing.scripted_browser import sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +48,7 @@ def test_json_no_browser_completes_a_sign_in_driven_by_a_scripted_browser(sandbo
 
 
 def test_the_browser_is_opened_through_the_standard_browser_variable(sandbox_env, monkeypatch):
-    monkeypatch.setenv("BROWSER", f"{sys.executable} {ROOT / 'tests' / 'scripted_browser.py'} %s")
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {ROOT / 'testing' / 'scripted_browser.py'} %s")
     proc = start("--timeout", "20")
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -102,7 +102,7 @@ def asked_for_the_address(proc: subprocess.Popen) -> None:
 
 
 def address_the_browser_ended_on(url: str) -> str:
-    from tests.scripted_browser import NoListener
+    from testing.scripted_browser import NoListener
 
     try:
         sign_in(url)

@@ -1,57 +1,22 @@
 """Every notebook, run top to bottom in a fresh kernel against a sandbox this test starts.
 
-The kernel's browser is the scripted one (``tests/scripted_browser.py``), plugged in through the
-standard ``BROWSER`` variable, so the sign-ins complete in milliseconds; the notebooks
-themselves are run unchanged. Asserts: no cell fails, each notebook reaches its goal, and no
-secret (client secret, demo password, code, code verifier, access or refresh token) appears in
-any output. Run with ``-s`` to see each notebook's run time.
-
-Run as a script, this file is that browser, with one twist for the security lab's "click
-Deny" step: it clicks Deny when the authorization URL requests the scope named in
-``NOTEBOOK_TEST_DENY_SCOPE``, and Allow otherwise.
+``testing/notebooks.py`` runs them (with the scripted browser plugged in through ``BROWSER``,
+so the sign-ins complete in milliseconds; the notebooks themselves run unchanged). Asserts: no
+cell fails, each notebook reaches its goal, and no secret (client secret, demo password, code,
+code verifier, access or refresh token) appears in any output. Run with ``-s`` to see each
+notebook's run time.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.ports import free_port
-
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = REPO / "notebooks"
-CELL_TIMEOUT = 60
-DENY_SCOPE = "identity:scim.me"  # the scope 06_security_lab asks for in its "click Deny" step
-
-# Prepended to each notebook: records every credential the helpers handle in the kernel, so
-# the test knows exactly what must not appear in an output. It is run, then dropped.
-RECORDER = r"""
-import helpers.authorization as _a, helpers.callback as _c, helpers.tokens as _t
-_SEEN = []
-_new = _a.AuthorizationRequest.new.__func__
-def _rec_new(cls, *a, **k):
-    r = _new(cls, *a, **k); _SEEN.append(r.code_verifier); return r
-_a.AuthorizationRequest.new = classmethod(_rec_new)
-_wait = _c.CallbackListener.wait
-def _rec_wait(self, *a, **k):
-    r = _wait(self, *a, **k); _SEEN.append(r.code); return r
-_c.CallbackListener.wait = _rec_wait
-def _recording(f):
-    def g(*a, **k):
-        _SEEN.extend(str(x) for x in a if isinstance(x, str))
-        t = f(*a, **k)
-        if t is not None: _SEEN.extend([t.access_token, t.refresh_token])
-        return t
-    return g
-_t.exchange, _t.refresh = _recording(_t.exchange), _recording(_t.refresh)
-"""
-REPORT = "import json as _j; print('SEEN=' + _j.dumps([s for s in _SEEN if s]))"
+from testing.notebooks import GOALS, NOTEBOOKS, execute, kernel_env, output_text
+from testing.ports import free_port
 
 
 @pytest.fixture(scope="module")
@@ -62,86 +27,11 @@ def notebook_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("notebooks")
     port = free_port()
     with serve_in_thread(root / "sandbox", port=port) as sandbox:
-        env = {
-            "OAUTH_SANDBOX_DIR": str(root / "sandbox"),
-            "OAUTH_SANDBOX_PORT": str(port),
-            "OAUTH_REDIRECT_URI": f"http://127.0.0.1:{free_port()}/login/oauth2/code/goto",
-            "OAUTH_TOKEN_FILE": str(root / "tokens.json"),
-            "BROWSER": f"{sys.executable} {Path(__file__).resolve()} %s",
-            "NOTEBOOK_TEST_DENY_SCOPE": DENY_SCOPE,
-            "PYTHONPATH": str(REPO),
-            # Set and empty, these beat a contributor's .env: the kernels never reach GoTo.
-            "OAUTH_SERVICE_URL": "",
-            "OAUTH_SCOPES": "",
-            "GOTO_API_URL": "",
-        }
+        env = kernel_env(root / "sandbox", port, free_port(), root / "tokens.json")
         yield sandbox, env, root
 
 
-def execute(name: str, env: dict[str, str], monkeypatch, cwd: Path) -> tuple[object, list, float]:
-    """Run a copy of the notebook; return it executed, the credentials seen, and the seconds."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    for var in (
-        "OAUTH_SERVICE_URL",
-        "OAUTH_CLIENT_ID",
-        "OAUTH_CLIENT_SECRET",
-        "OAUTH_SCOPES",
-        "GOTO_API_URL",
-        "OAUTHLIB_INSECURE_TRANSPORT",
-        "SCRIPTED_BROWSER_ACTION",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    for var, value in env.items():
-        monkeypatch.setenv(var, value)
-    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(RECORDER))
-    nb.cells.append(nbformat.v4.new_code_cell(REPORT))
-    client = NotebookClient(
-        nb,
-        kernel_name="python3",
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(cwd)}},
-    )
-    started = time.monotonic()
-    client.execute()
-    seconds = time.monotonic() - started
-    report = nb.cells.pop()
-    nb.cells.pop(0)
-    line = next(o["text"] for o in report.outputs if o.get("name") == "stdout")
-    seen = json.loads(line.split("SEEN=", 1)[1])
-    return nb, seen, seconds
-
-
-def output_text(nb) -> str:
-    """Everything the notebook's cells output, in every format."""
-    parts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            parts.append(out.get("text", ""))
-            for value in out.get("data", {}).values():
-                parts.append(value if isinstance(value, str) else json.dumps(value))
-            parts += out.get("traceback", [])
-    return "\n".join(parts)
-
-
 TIMES: dict[str, float] = {}
-
-GOALS = {
-    "01_configure": ["Talking to: the local sandbox", "problem(s)"],
-    "02_authorization_url": ["code_challenge_method", "<the authorization code>"],
-    "03_callback_listener": ["HTTP 403", "State matches this attempt: True", "Refused:"],
-    "04_token_exchange": ["Saved to", "my-client:s3cr%2Bt%2Fwith%3Dsigns", "principal: "],
-    "05_calling_the_api": [
-        "Message sent",
-        "401 InvalidToken",
-        "403 InsufficientScope",
-        "Refreshed",
-        "InvalidGrant",
-    ],
-    "06_security_lab": ["Defence worked"] * 5,
-}
 
 
 @pytest.mark.notebooks
@@ -150,7 +40,7 @@ def test_notebook_runs_reaches_its_goal_and_shows_no_secret(
     name, notebook_env, monkeypatch, tmp_path
 ):
     sandbox, env, root = notebook_env
-    nb, seen, seconds = execute(name, env, monkeypatch, NOTEBOOKS)
+    nb, seen, seconds = execute(name, env, NOTEBOOKS)
     TIMES[name] = seconds
     print(f"\n{name}: {seconds:.1f} s")
     text = output_text(nb)
@@ -187,7 +77,7 @@ def test_05_signs_in_again_when_the_saved_token_was_dropped_by_the_server(
             issuer=sandbox.url,
         )
     )
-    nb, seen, seconds = execute("05_calling_the_api", env, monkeypatch, NOTEBOOKS)
+    nb, seen, seconds = execute("05_calling_the_api", env, NOTEBOOKS)
     text = output_text(nb)
     assert "Using the token saved" in text
     assert "signing in again" in text and "Message sent" in text
@@ -200,18 +90,3 @@ def report_times():
         lines = [f"  {name}: {seconds:5.1f} s" for name, seconds in TIMES.items()]
         total = sum(TIMES.values())
         print("\nNotebook run times:\n" + "\n".join(lines) + f"\n  total: {total:5.1f} s")
-
-
-def _browser(url: str) -> int:
-    """The scripted browser, clicking Deny when the URL requests NOTEBOOK_TEST_DENY_SCOPE."""
-    sys.path.insert(0, str(REPO))
-    from tests import scripted_browser
-
-    deny = os.environ.get("NOTEBOOK_TEST_DENY_SCOPE")
-    scopes = parse_qs(urlsplit(url).query).get("scope", [""])[0].split()
-    os.environ["SCRIPTED_BROWSER_ACTION"] = "deny" if deny and deny in scopes else "allow"
-    return scripted_browser.main([url])
-
-
-if __name__ == "__main__":
-    sys.exit(_browser(sys.argv[1]))

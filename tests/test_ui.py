@@ -17,7 +17,7 @@ from helpers.authorization import AuthorizationRequest
 from helpers.errors import AuthorizationDenied
 from helpers.tokens import Token, TokenStore
 from helpers.trace import Trace
-from tests.ports import can_bind, free_port
+from testing.ports import can_bind, free_port
 
 pytest.importorskip("ipywidgets")
 

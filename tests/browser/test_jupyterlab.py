@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from testing.ports import free_port
 from tests.browser.conftest import ARTIFACTS, ROOT, _unavailable
-from tests.ports import free_port
 
 pytestmark = pytest.mark.browser
 

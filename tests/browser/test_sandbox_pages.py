@@ -17,7 +17,7 @@ from helpers.authorization import AuthorizationRequest
 from helpers.callback import CallbackListener
 from helpers.errors import AuthorizationDenied
 from helpers.sandbox.validator import SCOPES
-from tests.ports import free_port
+from testing.ports import free_port
 
 pytestmark = pytest.mark.browser
 

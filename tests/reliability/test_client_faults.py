@@ -23,8 +23,8 @@ from helpers.errors import (
     ServiceUnreachable,
     UnexpectedResponse,
 )
+from testing.ports import free_port
 from tests.conftest import SECRET
-from tests.ports import free_port
 
 from .fault_server import FaultServer
 

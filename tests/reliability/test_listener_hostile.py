@@ -33,8 +33,8 @@ from hypothesis import strategies as st
 from helpers import callback
 from helpers.callback import CallbackListener
 from helpers.errors import AuthorizationDenied, AuthorizationFailed
-from tests.ports import can_bind, free_port
-from tests.scripted_browser import sign_in
+from testing.ports import can_bind, free_port
+from testing.scripted_browser import sign_in
 
 from .conftest import PATH, fd_count, raw_exchange, settle
 

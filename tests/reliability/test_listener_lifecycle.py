@@ -16,7 +16,7 @@ import requests
 
 from helpers.callback import CallbackListener
 from helpers.errors import CallbackTimeout, ListenerStopped
-from tests.ports import can_bind, free_port
+from testing.ports import can_bind, free_port
 
 from .conftest import PATH, fd_count, settle
 

@@ -1,7 +1,7 @@
 """Every notebook with each code cell run twice in a row, and a secrets sweep over everything.
 
-Reuses tests/test_notebooks.py: its sandbox fixture, its scripted browser (``BROWSER``), its
-credential recorder and its ``execute``; only the notebooks are doubled copies, with each cell
+Reuses tests/test_notebooks.py's sandbox fixture and testing/notebooks.py's scripted browser
+(``BROWSER``), credential recorder and ``execute``; only the notebooks are doubled copies, with each cell
 tagged ``raises-exception`` so one failing cell does not hide the next. Every cell's second run
 must succeed. Then nothing secret — client secret, demo password, codes, code verifiers, access
 and refresh tokens — may appear in any output, traceback, the sandbox's log (captured at DEBUG,
@@ -25,12 +25,8 @@ import nbformat
 import pytest
 import requests
 
-import tests.test_notebooks as nbtests
-from tests.test_notebooks import (  # noqa: F401 - notebook_env: the fixture, reused
-    GOALS,
-    notebook_env,
-    output_text,
-)
+from testing.notebooks import GOALS, NOTEBOOKS, execute, output_text
+from tests.test_notebooks import notebook_env  # noqa: F401 - the fixture, reused
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,7 +59,7 @@ def sandbox_log():
 
 
 def doubled(name: str, folder: Path) -> None:
-    nb = nbformat.read(nbtests.NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -92,10 +88,8 @@ def test_each_cell_runs_twice_and_no_secret_shows_anywhere(
 ):
     sandbox, env, root = notebook_env
     doubled(name, tmp_path)
-    real_notebooks = nbtests.NOTEBOOKS
-    monkeypatch.setattr(nbtests, "NOTEBOOKS", tmp_path)
     log_start = len(sandbox_log.lines)
-    nb, seen, seconds = nbtests.execute(name, env, monkeypatch, real_notebooks)
+    nb, seen, seconds = execute(name, env, NOTEBOOKS, folder=tmp_path)
     print(f"\n{name} (every cell twice): {seconds:.1f} s")
 
     failures = []

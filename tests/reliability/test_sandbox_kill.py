@@ -23,7 +23,7 @@ import requests
 
 from helpers.sandbox import recorded_info
 from helpers.sandbox.store import DB_NAME
-from tests.ports import free_port
+from testing.ports import free_port
 from tests.sandbox.flows import refresh, tokens_for, whoami
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 
 import requests
 
-from tests.scripted_browser import sign_in
+from testing.scripted_browser import sign_in
 
 TIMEOUT = 10
 

@@ -15,10 +15,10 @@ import pytest
 import requests
 
 from helpers.sandbox.store import DB_NAME
+from testing.scripted_browser import UnexpectedPage, sign_in
 from tests.sandbox.flows import TIMEOUT, authorize_url, callback_params, get_code
-from tests.scripted_browser import UnexpectedPage, sign_in
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripted_browser.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "testing" / "scripted_browser.py"
 
 
 def _form_fields(text: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ import requests
 
 from helpers.errors import SandboxError
 from helpers.sandbox import ensure_running, recorded_info, serve_in_thread, stop_running
-from tests.ports import free_port
+from testing.ports import free_port
 from tests.sandbox.flows import TIMEOUT, basic, exchange, get_code, tokens_for, whoami
 
 ROOT = Path(__file__).resolve().parents[2]

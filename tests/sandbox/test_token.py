@@ -13,7 +13,8 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 from helpers.sandbox import faults
-from tests.ports import free_port
+from testing.ports import free_port
+from testing.scripted_browser import sign_in
 from tests.sandbox.flows import (
     TIMEOUT,
     authorize_url,
@@ -25,7 +26,6 @@ from tests.sandbox.flows import (
     tokens_for,
     whoami,
 )
-from tests.scripted_browser import sign_in
 
 
 def _post_token(sandbox, data, headers=None):
@@ -77,7 +77,7 @@ def test_code_from_a_request_without_redirect_uri_exchanges_without_one(sandbox)
     uri = f"http://127.0.0.1:{free_port()}/login/oauth2/code/goto"
     sandbox.add_client("no-listener", "s3cret", redirect_uris=[uri], scopes=["messaging.v1.send"])
     url = authorize_url(sandbox, None, client_id="no-listener")
-    from tests.scripted_browser import NoListener
+    from testing.scripted_browser import NoListener
 
     with pytest.raises(NoListener) as stopped:
         sign_in(url)

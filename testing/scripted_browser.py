@@ -3,7 +3,7 @@
 Plug it in through the standard ``BROWSER`` variable, which Python's ``webbrowser`` runs and
 waits for::
 
-    BROWSER="/path/to/python /path/to/tests/scripted_browser.py %s"
+    BROWSER="/path/to/python /path/to/testing/scripted_browser.py %s"
 
 or call ``sign_in(url)`` from a test. Over real HTTP it does what a learner does: opens the
 authorization URL, follows redirects, fills the login form, submits the consent form, and
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -124,6 +125,18 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
+def _step(method: str, url: str, server: tuple[str, str]) -> str:
+    """Which step of the sign-in a request belongs to, for ``timings``."""
+    path = urlsplit(url).path
+    if _origin(url) != server:
+        return "callback"
+    if path == "/oauth/authorize":
+        return "authorize"
+    if path == "/oauth/login" or (method == "GET" and path == "/oauth/consent"):
+        return "login"  # the POST, and the consent page its 303 leads to
+    return "consent" if path == "/oauth/consent" else "other"
+
+
 def sign_in(
     url: str,
     *,
@@ -131,12 +144,15 @@ def sign_in(
     password: str | None = None,
     action: str | None = None,
     timeout: float = 10.0,
+    timings: dict[str, float] | None = None,
 ) -> requests.Response:
     """Walk the authorization URL like a learner; return the redirect URI's response.
 
     ``action`` is "allow" or "deny". Raises ``NoListener`` when the last hop is refused and
-    ``UnexpectedPage`` on anything a learner would be stuck at.
+    ``UnexpectedPage`` on anything a learner would be stuck at. ``timings``: the seconds of each
+    step (authorize, login, consent, callback) are added to it (the benchmark's stopwatch).
     """
+    timings = {} if timings is None else timings
     email = email or os.environ.get("SCRIPTED_BROWSER_EMAIL") or None
     password = password or os.environ.get("SCRIPTED_BROWSER_PASSWORD") or None
     action = (action or os.environ.get("SCRIPTED_BROWSER_ACTION") or "allow").lower()
@@ -148,6 +164,7 @@ def sign_in(
         browser.trust_env = False  # browsers do not send 127.0.0.1 through a proxy either
         method, target, data = "GET", url, None
         for _ in range(MAX_STEPS):
+            step, started = _step(method, target, server), time.perf_counter()
             try:
                 if method == "GET":
                     response = browser.get(target, allow_redirects=False, timeout=timeout)
@@ -162,12 +179,15 @@ def sign_in(
                     f"Cannot reach the sign-in page at {target}: {exc}"
                 ) from exc
             if _origin(target) != server:
+                _lap(timings, step, started)
                 return response  # the redirect URI answered: the browser's journey ends here
             if response.is_redirect:
+                _lap(timings, step, started)
                 # After a POST, 302/303 become a GET (what browsers do).
                 method, target, data = "GET", urljoin(target, response.headers["Location"]), None
                 continue
             page = _parse(response)
+            _lap(timings, step, started)
             login = page.form("/oauth/login")
             consent = page.form("/oauth/consent")
             if login is not None:
@@ -195,6 +215,10 @@ def sign_in(
                 response,
             )
     raise ScriptedBrowserError(f"More than {MAX_STEPS} steps: a redirect loop?")
+
+
+def _lap(timings: dict[str, float], step: str, started: float) -> None:
+    timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
