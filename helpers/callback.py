@@ -231,8 +231,9 @@ def _html(title: str, paragraphs: tuple[str, ...]) -> bytes:
 
 # --- the listener ---------------------------------------------------------------------------
 
-# (host, port) -> the listener this process runs there. A cell run again starts a new listener
-# on the port the old one still holds; the old one must give it up first.
+# (host, port) -> the listener this process started there last. A cell run again starts a new
+# listener on the port the old one still holds; the old one must give it up first. An entry
+# that has stopped is harmless (stopping it again does nothing), so none is ever removed.
 _running: dict[tuple[str, int], CallbackListener] = {}
 # Guards _running and each listener's _server and _outcome. Held for a few assignments only,
 # never while joining a thread or reporting an event, so no two threads can wait on each other.
@@ -358,8 +359,6 @@ class CallbackListener:
         """Stop serving and free the port at once. Safe to call more than once."""
         with _lock:
             server, self._server = self._server, None
-            if _running.get((self.host, self.port)) is self:
-                del _running[(self.host, self.port)]
         self._end(ListenerStopped())  # a wait() in another thread stops waiting too
         if server is None:
             return
@@ -473,27 +472,26 @@ class CallbackListener:
                 ),
             )
             return
-        if self._outcome is None:
-            outcome = _judge(query, self._expected_state)
-            if not isinstance(outcome, _FINAL):
-                status, title, paragraphs = _page(outcome)
-                self._emit("ignored", f"callback refused ({status}): {title}")
-                handler.send_page(status, title, paragraphs)
-                return
-            if self._claim(outcome):  # the first final callback wins
-                try:
-                    handler.send_page(*_page(outcome))
-                finally:
-                    # Wake wait() only once the page is written, so the browser gets it even
-                    # when the caller stops the server (or the program ends) right away.
-                    if isinstance(outcome, CallbackResult):
-                        self._emit(
-                            "received", "Callback received with the right state; the code is ready."
-                        )
-                    else:
-                        self._emit("error", str(outcome))
-                    self._done.set()
-                return
+        outcome = _judge(query, self._expected_state)
+        if not isinstance(outcome, _FINAL):
+            status, title, paragraphs = _page(outcome)
+            self._emit("ignored", f"callback refused ({status}): {title}")
+            handler.send_page(status, title, paragraphs)
+            return
+        if self._claim(outcome):  # the first final callback wins
+            try:
+                handler.send_page(*_page(outcome))
+            finally:
+                # Wake wait() only once the page is written, so the browser gets it even when
+                # the caller stops the server (or the program ends) right away.
+                if isinstance(outcome, CallbackResult):
+                    self._emit(
+                        "received", "Callback received with the right state; the code is ready."
+                    )
+                else:
+                    self._emit("error", str(outcome))
+                self._done.set()
+            return
         self._emit("ignored", "callback after the sign-in had already completed")
         handler.send_page(
             200,
@@ -575,8 +573,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:
-        # The stdlib writes every request line to stderr, which lands in the notebook, code and
-        # all. Events go to on_event instead, without the code.
+        # The stdlib would write to stderr (the notebook) whenever an idle connection times out,
+        # and every request line if send_response() were used: events go to on_event instead.
         pass
 
     def finish(self) -> None:

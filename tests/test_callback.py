@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import html
 import http.client
 import signal
 import socket
+import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,7 @@ from helpers.errors import (
     AuthorizationFailed,
     CallbackError,
     CallbackTimeout,
+    CannotListen,
     InvalidCallbackAddress,
     ListenerStopped,
     PortInUse,
@@ -320,8 +323,15 @@ def test_raw_garbage_bytes_get_400(listener, uri):
     assert listener.is_running
 
 
-def test_malformed_request_line_never_echoes_the_code(listener, uri):
-    answer = raw(port_of(uri), f"GET {PATH}?code={CODE}&state={STATE} HTTP/1.1 x\r\n\r\n".encode())
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"GET {PATH}?code={CODE}&state={STATE} HTTP/1.1 x",  # a bad version
+        f"GET {PATH}?code={CODE}&state={STATE} extra HTTP/1.1",  # the stdlib quotes this line
+    ],
+)
+def test_malformed_request_line_never_echoes_the_code(listener, uri, line):
+    answer = raw(port_of(uri), f"{line}\r\n\r\n".encode())
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert CODE.encode() not in answer
 
@@ -357,6 +367,7 @@ def test_half_sent_request_does_not_block_the_callback(listener, uri):
 
 
 def test_idle_connection_is_closed_after_the_read_timeout(monkeypatch, listener, uri):
+    assert callback._Handler.timeout == callback.READ_TIMEOUT  # what the stdlib applies
     monkeypatch.setattr(callback._Handler, "timeout", 0.3)
     with socket.create_connection(("127.0.0.1", port_of(uri)), timeout=5) as idle:
         started = time.monotonic()
@@ -529,6 +540,78 @@ def test_responses_are_written_in_one_send_without_delay(listener, uri):
     assert time.perf_counter() - started < 0.3  # no 40 ms Nagle/delayed-ACK stall per request
 
 
+def test_an_absolute_form_request_target_is_a_callback_too(listener, uri):
+    # RFC 9112 §3.2.2: a client may send the whole URI as the target; the path is what counts.
+    answer = raw(port_of(uri), f"GET {uri}?code={CODE}&state={STATE} HTTP/1.1\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert listener.wait(timeout=5).code == CODE
+
+
+def test_a_fragment_in_the_request_target_is_not_part_of_the_state(listener, uri):
+    target = f"{PATH}?code={CODE}&state={STATE}#fragment"
+    answer = raw(port_of(uri), f"GET {target} HTTP/1.1\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert listener.wait(timeout=5).code == CODE
+
+
+def test_more_than_fifty_parameters_are_not_a_callback_even_with_code_and_state(listener, uri):
+    padding = "&".join(f"p{i}=1" for i in range(60))
+    r = get(uri, f"code={CODE}&state={STATE}&{padding}")
+    assert r.status_code == 400 and "too many parameters" in r.text
+    assert listener.is_running
+
+
+def test_the_callback_page_is_neither_cached_nor_sent_on_as_a_referrer(listener, uri):
+    # Its address holds the code: no cache may keep it, no link on it may pass it on.
+    r = get(uri, f"code={CODE}&state={STATE}")
+    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_a_head_request_gets_headers_only(listener, uri):
+    answer = raw(port_of(uri), f"HEAD {PATH} HTTP/1.1\r\n\r\n".encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 405 ") and b"Content-Length: 0" in head
+    assert body == b""
+
+
+def test_nothing_reaches_stderr_not_even_for_aborted_or_idle_connections(
+    listener, uri, capfd, monkeypatch
+):
+    monkeypatch.setattr(callback._Handler, "timeout", 0.2)
+    idle = socket.create_connection(("127.0.0.1", port_of(uri)))  # times out: the stdlib logs that
+    get(uri, "", path="/favicon.ico")
+    for _ in range(20):  # a client that sends a request and resets the connection at once
+        s = socket.create_connection(("127.0.0.1", port_of(uri)))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.sendall(f"GET {PATH}?code={CODE}&state=forged HTTP/1.1\r\n\r\n".encode())
+        s.close()
+    get(uri, f"code={CODE}&state={STATE}")
+    assert listener.wait(timeout=5).code == CODE
+    time.sleep(0.5)  # the aborted and the idle connections' threads are done
+    idle.close()
+    assert capfd.readouterr().err == ""
+
+
+def test_the_status_shows_no_control_character_from_a_request(listener, uri):
+    raw(port_of(uri), b"GET /x\x1b[2K\x1b[1Gfake HTTP/1.1\r\n\r\n")
+    assert listener.status.kind == "ignored"
+    assert (
+        listener.status.message == "GET /x\\x1b[2K\\x1b[1Gfake answered 404 (not the callback path)"
+    )
+
+
+def test_a_port_that_cannot_be_bound_for_another_reason_is_cannot_listen(uri, monkeypatch):
+    def refuse(server):  # what binding gives where this user may not: EACCES
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(callback._Server, "server_bind", refuse)
+    with pytest.raises(CannotListen, match="Permission denied"):
+        CallbackListener(uri, STATE).start()
+
+
 # --- the paste fallback -----------------------------------------------------------------------
 
 
@@ -548,6 +631,19 @@ def test_parse_callback_url_wrong_or_missing_state_raises_state_mismatch(uri):
         parse_callback_url(f"{uri}?code={CODE}", uri, STATE)
     with pytest.raises(StateMismatch):  # a forged denial is a forgery first
         parse_callback_url(f"{uri}?error=access_denied&state=forged", uri, STATE)
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("  ", "it is empty"),
+        (f"ftp://127.0.0.1:5000{PATH}?code={CODE}&state={STATE}", "starting with http://"),
+        (f"javascript://127.0.0.1:5000{PATH}?code={CODE}&state={STATE}", "starting with http://"),
+    ],
+)
+def test_parse_callback_url_says_what_is_wrong(address, why, uri):
+    with pytest.raises(InvalidCallbackAddress, match=why):
+        parse_callback_url(address, uri, STATE)
 
 
 def test_parse_callback_url_errors_raise_denied_and_failed(uri):
