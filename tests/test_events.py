@@ -37,3 +37,9 @@ def test_server_sent_error_text_is_quoted_without_control_characters():
     assert transport.quoted("bad\x1b[2J\r\nthing") == "bad\\x1b[2J\\r\\nthing"
     assert transport.quoted("d" * 301) == "d" * 300 + "…"
     assert transport.quoted(None) is None
+
+
+def test_the_listener_status_never_holds_a_control_character():
+    listener = callback.CallbackListener("http://127.0.0.1:5000/cb", "state")
+    listener._emit("ignored", "GET /\x1b[2K")  # whatever a future message quotes
+    assert listener.status.message == "GET /\\x1b[2K"
