@@ -71,3 +71,58 @@ def test_the_login_email_is_not_case_sensitive(sandbox, listener):  # noqa: F811
         authorize_url(sandbox, listener), email=sandbox.info.user_email.upper(), password=None
     )
     assert "code" in callback_params(response)
+
+
+def _code(store: Store, code: str = "the-code") -> str:
+    store.put_code(
+        code,
+        client_id="c",
+        email="learner@example.com",
+        redirect_uri="http://127.0.0.1:1/cb",
+        redirect_uri_given=True,
+        scopes=["messaging.v1.send"],
+        challenge=None,
+        challenge_method=None,
+        lifetime=60,
+    )
+    return code
+
+
+def _token(store: Store, token: str, kind: str, code: str | None = None) -> str:
+    store.put_token(
+        token,
+        kind=kind,
+        client_id="c",
+        email="learner@example.com",
+        scopes=["messaging.v1.send"],
+        family="family-1",
+        code=code,
+        lifetime=60,
+    )
+    return token
+
+
+def test_tokens_issued_from_a_code_already_replayed_are_revoked_at_birth(store):
+    # The exchange that won the claim may store its tokens after a replay was seen.
+    code = _code(store)
+    assert store.claim_code(code) is True
+    store.mark_code_reused(code)
+    _token(store, "late-access", "access", code)
+    assert store.get_token("late-access").revoked
+
+
+def test_a_token_of_one_kind_is_not_found_as_the_other(store):
+    _token(store, "an-access-token", "access")
+    _token(store, "a-refresh-token", "refresh")
+    assert store.get_token("an-access-token", kind="refresh") is None
+    assert store.get_token("a-refresh-token", kind="access") is None
+    assert store.get_token("an-access-token", kind="access") is not None
+
+
+def test_a_refresh_token_is_rotated_once_and_never_once_revoked(store):
+    _token(store, "rt-1", "refresh")
+    _token(store, "rt-2", "refresh")
+    assert store.claim_refresh_token("rt-1") is True
+    assert store.claim_refresh_token("rt-1") is False  # rotated already
+    store.revoke_token("rt-2")
+    assert store.claim_refresh_token("rt-2") is False  # revoked
