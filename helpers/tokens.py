@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote_plus
+from urllib.parse import parse_qsl, quote_plus
 
 import requests
 from oauthlib.oauth2 import WebApplicationClient
@@ -150,11 +150,20 @@ class Token:
         return html_table([*self.rows(), ("Lifetime", self._lifetime())])
 
 
+def _form(body: str | bytes | None) -> dict[str, str]:
+    """The fields of a form-encoded request body (what the token request sent)."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    return dict(parse_qsl(body or ""))
+
+
 def _check_token_response(response: requests.Response) -> requests.Response:
     """A compliance hook that turns a failed or malformed answer into a named error."""
     data = json_object(response)
     if "error" in data or response.status_code >= 400:
-        raise_oauth_error(response, data)
+        sent = _form(response.request.body)
+        grant, pkce = sent.get("grant_type"), "code_verifier" in sent
+        raise_oauth_error(response, data, grant=grant, pkce=pkce)
     if not data.get("access_token"):
         raise UnexpectedResponse(
             response.url,
