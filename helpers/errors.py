@@ -142,6 +142,18 @@ class InvalidCallbackAddress(CallbackError):
         )
 
 
+class RepeatedSignIn(CallbackError):
+    """A sign-in cell was run again while its sign-in was still waiting."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This cell was run again while its sign-in was still waiting (Shift+Enter after "
+            "clicking the sign-in link runs the cell that holds it), so no second sign-in was "
+            "started: the one above has finished. Next: click the next cell, then Shift+Enter. "
+            "To sign in again, run this cell once more."
+        )
+
+
 # --- stage 4: the token endpoint -----------------------------------------------------------
 
 

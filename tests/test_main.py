@@ -34,7 +34,8 @@ def test_json_no_browser_completes_a_sign_in_driven_by_a_scripted_browser(sandbo
     proc = start("--json", "--no-browser", "--timeout", "20")
     first = json.loads(proc.stdout.readline())
     assert first["event"] == "authorization_url"
-    sign_in(first["url"])
+    page = sign_in(first["url"])
+    assert "return to the terminal" in page.text and "notebook" not in page.text
     rest = events(proc)
     assert proc.returncode == 0
     assert [e["event"] for e in rest] == ["token"]
@@ -143,3 +144,12 @@ def test_a_closed_stdin_gives_the_timeout_as_before(sandbox_env):
     proc.stderr.close()
     last = json.loads(out.splitlines()[-1])
     assert proc.returncode == 1 and last["error"] == "CallbackTimeout"
+
+
+def test_a_sandbox_that_stops_mid_sign_in_is_reported_not_counted_down(sandbox_env):
+    proc = start("--json", "--no-browser", "--timeout", "120")
+    assert json.loads(proc.stdout.readline())["event"] == "authorization_url"
+    sandbox_env.stop()  # what the learner saw: "127.0.0.1 refused to connect" after Allow
+    rest = events(proc)  # within a few looks at /health, not after 120 s
+    assert proc.returncode == 1 and rest[-1]["error"] == "SandboxStopped", rest
+    assert "stopped answering" in rest[-1]["message"]
