@@ -75,7 +75,7 @@ def _emit(on_event: EventCallback | None, kind: str, message: str) -> None:
 def ask_for_pasted_callback(
     request: AuthorizationRequest, ask: Ask, *, say: Callable[[str], None] = print
 ) -> CallbackResult | None:
-    """PITFALLS #1: ask for the address the browser ended on and check it as the listener would.
+    """Ask for the address the browser ended on and check it as the listener would.
 
     Returns the callback, or None when the learner gives up (an empty answer) or nothing can be
     read: no stdin under nbclient (``StdinNotImplementedError``), a closed one (``EOFError``),

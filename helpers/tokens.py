@@ -176,7 +176,7 @@ def _check_token_response(response: requests.Response) -> requests.Response:
 
 def _session(config: OAuthConfig, trace: Trace | None, **kwargs) -> OAuth2Session:
     # scope=None: we compare granted and requested scopes ourselves, so a narrower grant is
-    # reported instead of raised as oauthlib's "Scope has changed" Warning (pitfall 6).
+    # reported instead of raised as oauthlib's "Scope has changed" Warning (RFC 6749 §3.3).
     session = OAuth2Session(client=WebApplicationClient(config.client_id), scope=None, **kwargs)
     session.register_compliance_hook("access_token_response", _check_token_response)
     session.register_compliance_hook("refresh_token_response", _check_token_response)
@@ -215,7 +215,7 @@ def _token_from(
     return Token(
         access_token=data["access_token"],
         token_type=data.get("token_type") or "Bearer",  # GoTo's refresh answer may omit it
-        # GoTo's refresh answer usually has no refresh_token: keep the one we have (pitfall 8).
+        # GoTo's refresh answer usually has no refresh_token: keep the one we have (RFC 6749 §6).
         refresh_token=data.get("refresh_token") or (old.refresh_token if old else None),
         expires_at=float(expires_at) if expires_at is not None else None,
         scopes=scopes,

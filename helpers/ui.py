@@ -46,7 +46,7 @@ __all__ = [
     "widgets_enabled",
 ]
 
-#: Scopes a learner may pick, with what they allow (GoTo's messaging API; see docs/GOTO.md).
+#: Scopes a learner may pick, with what they allow (GoTo's messaging API).
 KNOWN_SCOPES: dict[str, str] = {
     "messaging.v1.send": "send text messages (the tutorial's scope)",
     "messaging.v1.read": "read text-message conversations",

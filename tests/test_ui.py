@@ -229,7 +229,7 @@ def test_widgets_are_off_outside_a_kernel():
         ui.use_widgets(None)
 
 
-# --- the paste fallback (PITFALLS #1) -----------------------------------------------------------
+# --- the paste fallback (remote Jupyter) --------------------------------------------------------
 
 
 def callback_address(request, **params) -> str:
