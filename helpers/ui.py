@@ -262,9 +262,9 @@ class SignInPanel:
 
     # --- showing it -------------------------------------------------------------------------
 
-    def open(self) -> bool:
+    def open(self) -> None:
         """Open the link in a browser from the kernel (the cells do this for you)."""
-        return browser.open_url(self.url, show=False)
+        browser.open_url(self.url, show=False)
 
     def show(self) -> SignInPanel:
         if self._widgets:
