@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.scripted_browser import sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +125,7 @@ def test_after_a_timeout_the_pasted_address_completes_the_sign_in(sandbox_env):
     assert rest[-1]["event"] == "token" and rest[-1]["principal"] == sandbox_env.info.user_email
 
 
-def test_ctrl_c_also_asks_and_giving_up_reports_the_interrupt(sandbox_env):
+def test_ctrl_c_also_asks_and_giving_up_reports_the_interrupt(sandbox_env, ctrl_c):
     import signal
 
     proc = start_pasting("--timeout", "60")
@@ -153,3 +155,26 @@ def test_a_sandbox_that_stops_mid_sign_in_is_reported_not_counted_down(sandbox_e
     rest = events(proc)  # within a few looks at /health, not after 120 s
     assert proc.returncode == 1 and rest[-1]["error"] == "SandboxStopped", rest
     assert "stopped answering" in rest[-1]["message"]
+
+
+def test_the_interrupting_tests_pass_when_pytest_starts_with_ctrl_c_ignored():
+    """As under ``nohup pytest &`` or a CI runner that ignores SIGINT: the ctrl_c fixture."""
+    import signal
+
+    if os.name != "posix":
+        pytest.skip("SIGINT dispositions are POSIX")
+    interrupting = [
+        "tests/test_ui.py::test_an_interrupt_also_offers_the_paste",
+        "tests/test_main.py::test_ctrl_c_also_asks_and_giving_up_reports_the_interrupt",
+        "tests/test_callback.py::test_interrupting_wait_frees_the_port",
+    ]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *interrupting],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "3 passed" in run.stdout

@@ -254,7 +254,7 @@ def test_after_a_timeout_the_pasted_address_is_checked_and_returned(cfg, monkeyp
     assert can_bind(urlsplit(request.redirect_uri).port)
 
 
-def test_an_interrupt_also_offers_the_paste(cfg, monkeypatch):
+def test_an_interrupt_also_offers_the_paste(cfg, monkeypatch, ctrl_c):
     import _thread
 
     request = AuthorizationRequest.new(cfg)
