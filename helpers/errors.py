@@ -148,9 +148,9 @@ class RepeatedSignIn(CallbackError):
     def __init__(self) -> None:
         super().__init__(
             "This cell was run again while its sign-in was still waiting (Shift+Enter after "
-            "clicking the sign-in link runs the cell that holds it), so no second sign-in was "
-            "started: the one above has finished. Next: click the next cell, then Shift+Enter. "
-            "To sign in again, run this cell once more."
+            "clicking the sign-in link runs the cell that holds it). No second sign-in was "
+            "started: the first one finished, and what it gave is kept. Next: click the next "
+            "cell, then Shift+Enter. To sign in again, run this cell once more."
         )
 
 
