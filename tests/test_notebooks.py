@@ -130,7 +130,7 @@ TIMES: dict[str, float] = {}
 
 GOALS = {
     "01_configure": ["Talking to: the local sandbox", "problem(s)"],
-    "02_authorization_url": ["code_challenge_method", "<the authorization code>"],
+    "02_authorization_url": ["code_challenge_method", "<the-authorization-code>"],
     "03_callback_listener": ["HTTP 403", "State matches this attempt: True", "Refused:"],
     "04_token_exchange": ["Saved to", "my-client:s3cr%2Bt%2Fwith%3Dsigns", "principal: "],
     "05_calling_the_api": [
