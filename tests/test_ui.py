@@ -413,7 +413,7 @@ def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(
     notebook_cell("cell-a", sent)
     ui.sign_in(cfg, timeout=10)  # lasts about half a second
     notebook_cell("cell-a", sent + 0.2)  # Shift+Enter pressed while it waited
-    with pytest.raises(RepeatedSignIn, match="no second sign-in was started"):
+    with pytest.raises(RepeatedSignIn, match="No second sign-in was started"):
         ui.sign_in(cfg, timeout=10)
     with pytest.raises(RepeatedSignIn):  # wait_for_callback is guarded the same way
         ui.wait_for_callback(cfg, AuthorizationRequest.new(cfg), timeout=10)
