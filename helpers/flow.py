@@ -101,10 +101,12 @@ def ask_for_pasted_callback(
 
 
 def sandbox_answers(service_url: str, timeout: float = 1.0) -> bool:
-    """True when the sandbox answers HTTP at ``/health`` (any answer: it is up)."""
+    """True when the sandbox answers HTTP at ``/health`` (any answer, even a slow one: it is up)."""
     try:
         with session_for(service_url) as session:
             session.get(service_url + "/health", timeout=timeout)
+    except requests.ReadTimeout:
+        return True  # connected, but busy (a class signing in at once): not gone
     except requests.RequestException:
         return False
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from dataclasses import replace
@@ -99,3 +100,12 @@ def test_a_sandbox_that_answers_is_not_reported(sandbox_env, monkeypatch):
 def test_goto_is_never_watched(config):
     assert flow.sandbox_url(replace(config, is_sandbox=False)) is None
     assert flow.sandbox_url(replace(config, is_sandbox=True)) == config.service_url
+
+
+def test_a_busy_sandbox_is_not_taken_for_a_stopped_one():
+    with socket.socket() as server:  # accepts connections, never answers: busy, not gone
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        assert flow.sandbox_answers(url, timeout=0.3) is True
+    assert flow.sandbox_answers(url, timeout=0.3) is False  # closed: the connection is refused
