@@ -50,6 +50,12 @@ def _recording(f):
         return t
     return g
 _t.exchange, _t.refresh = _recording(_t.exchange), _recording(_t.refresh)
+import requests_oauthlib as _ro  # the "under the hood" cells call it directly
+_fetch = _ro.OAuth2Session.fetch_token
+def _rec_fetch(self, *a, **k):
+    t = _fetch(self, *a, **k); _SEEN.extend([t.get("access_token"), t.get("refresh_token")])
+    return t
+_ro.OAuth2Session.fetch_token = _rec_fetch
 """
 REPORT = "import json as _j; print('SEEN=' + _j.dumps([s for s in _SEEN if s]))"
 
@@ -164,9 +170,27 @@ def test_notebook_runs_reaches_its_goal_and_shows_no_secret(
     assert len(secrets) >= 2
     leaked = [f"…{s[-4:]}" for s in secrets if s in text]
     assert not leaked, f"{name} shows secrets in its outputs: {leaked}"
+    check_exercises(name, nb)
     if name == "04_token_exchange":
         saved = json.loads(Path(env["OAUTH_TOKEN_FILE"]).read_text())
         assert saved["principal"] == sandbox.info.user_email
+
+
+def cell_text(cell) -> str:
+    return "\n".join(o.get("text", "") + str(o.get("data", {})) for o in cell.get("outputs", []))
+
+
+def check_exercises(name: str, nb) -> None:
+    """Under Run All, each open exercise reports "not done" (or, to be fixed, "not right") and
+    each hidden solution passes its check."""
+    learner = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    assert 1 <= len(solutions) <= 3 and len(learner) == len(solutions), name
+    for cell in learner:
+        assert "Not done yet" in cell_text(cell) or "Not right yet" in cell_text(cell), cell.source
+    for cell in solutions:
+        assert cell.metadata["jupyter"]["source_hidden"] is True
+        assert "✔ Right" in cell_text(cell), (cell.source, cell_text(cell))
 
 
 @pytest.mark.notebooks
