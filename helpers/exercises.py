@@ -173,28 +173,31 @@ EXAMPLE_CONFIG = OAuthConfig(
 )
 
 
-def check_changing_parameters(predicted: set[str]) -> Verdict:
-    """Exercise 2.2: predict which URL parameters differ between two requests, then see."""
+def check_pkce_parameters(predicted: set[str]) -> Verdict:
+    """Exercise 2.2: predict which URL parameters disappear without PKCE, then see."""
     if _todo(predicted):
         return TODO
     from .authorization import AuthorizationRequest
 
-    first = AuthorizationRequest.new(EXAMPLE_CONFIG).parameters
-    second = AuthorizationRequest.new(EXAMPLE_CONFIG).parameters
-    differ = {name for name in first if first[name] != second.get(name)}
-    ran = f"Two requests built just now differ in: {', '.join(sorted(differ))}."
+    with_pkce = AuthorizationRequest.new(EXAMPLE_CONFIG).parameters
+    without = AuthorizationRequest.new(EXAMPLE_CONFIG, pkce=False).parameters
+    gone = set(with_pkce) - set(without)
+    ran = f"Built just now without PKCE, the URL lacks: {', '.join(sorted(gone))}."
     predicted = set(predicted)
-    if predicted == differ:
+    if predicted == gone:
         return _right(
-            f"{ran} Both are random per attempt: state (CSRF, RFC 6749 §10.12) and the PKCE "
-            "challenge (from a new verifier, RFC 7636 §4.1). The rest comes from the config."
+            f"{ran} The verifier itself never is in the URL: it stays in the app until the "
+            "token request (RFC 7636 §4.5). state stays: it is not part of PKCE."
         )
-    missing, extra = differ - predicted, predicted - differ
+    missing, extra = gone - predicted, predicted - gone
     why = []
     if missing:
-        why.append(f"{', '.join(sorted(missing))} also change(s) (random each time)")
+        why.append(f"{', '.join(sorted(missing))} go(es) too")
+    if "code_verifier" in extra:
+        why.append("code_verifier is never in the URL (it is secret until the token request)")
+        extra.discard("code_verifier")
     if extra:
-        why.append(f"{', '.join(sorted(extra))} come(s) from the config and stay(s) the same")
+        why.append(f"{', '.join(sorted(extra))} stay(s): not part of PKCE")
     return _wrong(f"{ran} {'; '.join(why)}.")
 
 
