@@ -342,7 +342,7 @@ def check_status_prediction(prediction: dict[str, int]) -> Verdict:
             )
             return _wrong(f"{case}: {prediction.get(case)}, but RFC 6750 §3.1 says {why}.")
     return _right(
-        "401 means 'renew the token', 403 means 'this token can never do this' (RFC 6750 §3.1)."
+        "401 means 'renew the token', 403 means 'this token may not make this call' (RFC 6750 §3.1)."
     )
 
 
