@@ -239,3 +239,66 @@ def _browser(url: str) -> int:
 
 if __name__ == "__main__":
     sys.exit(_browser(sys.argv[1]))
+
+
+TOKEN = json.dumps(
+    {
+        "access_token": "AT-0123456789abcdef",
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "refresh_token": "RT-0123456789abcdef",
+        "scope": "messaging.v1.send",
+    }
+)
+GRANT_REFUSED = json.dumps({"error": "invalid_grant", "error_description": "refused"})
+
+
+@pytest.mark.parametrize(
+    ("answers", "conclusion"),
+    [
+        ((200, 400), "this server does not check PKCE"),
+        ((200, 400), "the thief already cashed the code in"),
+        ((400, 200), "Defence worked"),
+        ((400, 200), "still worked"),
+        ((400, 400), "burned after the failed attempt"),
+    ],
+)
+def test_06_pkce_lab_concludes_from_what_the_server_did(
+    config, token_server, capsys, answers, conclusion
+):
+    """The lab's two PKCE cells, against a token endpoint that checks PKCE or ignores it."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from helpers import lab, tokens
+    from helpers.authorization import AuthorizationRequest
+    from helpers.callback import CallbackResult
+    from helpers.errors import InvalidGrant, InvalidRequest
+    from tests.token_server import Answer
+
+    nb = nbformat_read("06_security_lab")
+    cells = [c.source for c in nb.cells if "stolen_worked" in c.source]
+    assert len(cells) == 2
+    for status in answers:
+        token_server.answers.append(Answer(status, TOKEN if status == 200 else GRANT_REFUSED))
+    # The sign-in is not under test here: the callback arrives as the listener would return it.
+    signed_in = SimpleNamespace(
+        wait_for_callback=lambda cfg, request, timeout: CallbackResult(
+            "code-0123456789", request.state
+        )
+    )
+    namespace = dict(
+        cfg=config, ui=signed_in, replace=replace, lab=lab, tokens=tokens,
+        AuthorizationRequest=AuthorizationRequest, InvalidGrant=InvalidGrant,
+        InvalidRequest=InvalidRequest,
+    )  # fmt: skip
+    for source in cells:
+        exec(source, namespace)  # noqa: S102 - the notebook's own cells
+    assert conclusion in capsys.readouterr().out
+    assert len(token_server.seen) == 2
+
+
+def nbformat_read(name: str):
+    import nbformat
+
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
