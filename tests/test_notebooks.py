@@ -136,9 +136,25 @@ TIMES: dict[str, float] = {}
 
 GOALS = {
     "01_configure": ["Talking to: the local sandbox", "problem(s)"],
-    "02_authorization_url": ["code_challenge_method", "<the authorization code>"],
-    "03_callback_listener": ["HTTP 403", "State matches this attempt: True", "Refused:"],
-    "04_token_exchange": ["Saved to", "my-client:s3cr%2Bt%2Fwith%3Dsigns", "principal: "],
+    "02_authorization_url": [
+        "code_challenge_method",
+        "<the authorization code>",
+        "state                  differs",
+        "Same endpoint: True",
+    ],
+    "03_callback_listener": [
+        "HTTP 403",
+        "State matches this attempt: True",
+        "Refused:",
+        "forged: 403 | ours: 200 | code kept: made-up",
+    ],
+    "04_token_exchange": [
+        "Saved to",
+        "my-client:s3cr%2Bt%2Fwith%3Dsigns",
+        "my-client:s3cr+t/with=signs",
+        "principal: ",
+        "fetch_token: a token for learner@example.com",
+    ],
     "05_calling_the_api": [
         "Message sent",
         "401 InvalidToken",
