@@ -48,7 +48,7 @@ class Callback(BaseHTTPRequestHandler):
         if url.path != urlsplit(REDIRECT_URI).path:
             return self.send_error(404)
         if not secrets.compare_digest(query.get("state", ""), expected_state):
-            print("Ignoring authorization code with unexpected state")
+            print("Refused a callback whose state is not ours (403)")
             return self.send_error(403)
         self.send_response(200)
         self.end_headers()
@@ -59,9 +59,12 @@ class Callback(BaseHTTPRequestHandler):
         pass
 
 
-server = HTTPServer((urlsplit(REDIRECT_URI).hostname, urlsplit(REDIRECT_URI).port), Callback)
+try:
+    server = HTTPServer((urlsplit(REDIRECT_URI).hostname, urlsplit(REDIRECT_URI).port), Callback)
+except OSError as error:  # another program (a notebook's listener?) holds the port
+    raise SystemExit(f"Cannot listen on {REDIRECT_URI}: {error.strerror}. Free the port.") from None
 server.code = ""
-print("Open in browser to send a SMS:", authorization_url, flush=True)
+print("Sign in and allow access at:", authorization_url, flush=True)
 while server.code == "":
     server.handle_request()
 server.server_close()
@@ -70,7 +73,7 @@ if not server.code:
 
 # Stage 4: exchange the code for an access token (AuthorizationCode.getToken -> fetch_token).
 # requests-oauthlib sends HTTP Basic with the raw "id:secret", as GoTo's pages describe.
-# GoTo may grant other scopes than asked (those set on the client): print them, don't raise.
+# Whether GoTo grants exactly the scopes asked is not documented: print them, don't raise.
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
 token = oauth.fetch_token(
     SERVICE_URL + "/oauth/token", code=server.code, client_secret=SECRET, timeout=10
