@@ -249,7 +249,8 @@ class CallbackListener:
     kind listening, ignored, received, error, stopped or timeout; requests are reported from
     the server's threads, the rest from the thread calling ``start()``, ``stop()`` or
     ``wait()``. It must be quick, and its exceptions are ignored. Use as a context manager, or
-    ``start()`` then ``wait()``.
+    ``start()`` then ``wait()``. ``return_to``: where the browser's pages send the learner back
+    to ("the terminal").
     """
 
     def __init__(
@@ -258,6 +259,7 @@ class CallbackListener:
         expected_state: str,
         *,
         on_event: EventCallback | None = None,
+        return_to: str = "the notebook",
     ) -> None:
         why = check_redirect_uri(redirect_uri)
         parts = urlsplit(redirect_uri)
@@ -276,6 +278,7 @@ class CallbackListener:
         self.redirect_uri = redirect_uri
         self._expected_state = expected_state
         self._on_event = on_event
+        self.return_to = return_to  # where the browser's page sends the learner back to
 
         self._server: _Server | None = None  # while serving: set by start(), cleared by stop()
         self._thread: threading.Thread | None = None  # the serving thread, once started
@@ -546,6 +549,8 @@ class _Handler(BaseHTTPRequestHandler):
         One send avoids the Nagle + delayed-ACK stall (~40 ms) of headers and body written
         separately; ``Connection: close`` avoids keep-alive connections that hold a thread.
         """
+        back_to = self.server.listener.return_to
+        paragraphs = tuple(p.replace("the notebook", back_to) for p in paragraphs)
         body = b"" if self.command == "HEAD" else _html(title, paragraphs)
         head = (
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",

@@ -30,9 +30,25 @@ DENY_SCOPE = "identity:scim.me"  # the scope 06_security_lab asks for in its "cl
 #: What each notebook must show when it reaches its goal (a text may be required several times).
 GOALS = {
     "01_configure": ["Talking to: the local sandbox", "problem(s)"],
-    "02_authorization_url": ["code_challenge_method", "<the authorization code>"],
-    "03_callback_listener": ["HTTP 403", "State matches this attempt: True", "Refused:"],
-    "04_token_exchange": ["Saved to", "my-client:s3cr%2Bt%2Fwith%3Dsigns", "principal: "],
+    "02_authorization_url": [
+        "code_challenge_method",
+        "<the-authorization-code>",
+        "state                  differs",
+        "Same endpoint: True",
+    ],
+    "03_callback_listener": [
+        "HTTP 403",
+        "State matches this attempt: True",
+        "Refused:",
+        "forged: 403 | ours: 200 | code kept: made-up",
+    ],
+    "04_token_exchange": [
+        "Saved to",
+        "my-client:s3cr%2Bt%2Fwith%3Dsigns",
+        "my-client:s3cr+t/with=signs",
+        "principal: ",
+        "fetch_token: a token for learner@example.com",
+    ],
     "05_calling_the_api": [
         "Message sent",
         "401 InvalidToken",
@@ -76,6 +92,12 @@ def _recording(f):
         return t
     return g
 _t.exchange, _t.refresh = _recording(_t.exchange), _recording(_t.refresh)
+import requests_oauthlib as _ro  # the "under the hood" cells call it directly
+_fetch = _ro.OAuth2Session.fetch_token
+def _rec_fetch(self, *a, **k):
+    t = _fetch(self, *a, **k); _SEEN.extend([t.get("access_token"), t.get("refresh_token")])
+    return t
+_ro.OAuth2Session.fetch_token = _rec_fetch
 """
 REPORT = "import json as _j; print('SEEN=' + _j.dumps([s for s in _SEEN if s]))"
 
