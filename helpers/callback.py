@@ -624,6 +624,11 @@ class _Server(ThreadingHTTPServer):
         self.listener = listener
         super().__init__(address, _Handler)
 
+    def verify_request(self, request: object, client_address: object) -> bool:
+        # A connection accepted after stop() (its own wake-up call, say) is closed at once,
+        # without a thread of its own.
+        return self.listener._server is self
+
     def server_bind(self) -> None:
         if os.name == "nt":
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
