@@ -131,7 +131,7 @@ def test_deny_shows_the_listeners_denied_page_and_raises_authorization_denied(
     page.get_by_role("button", name="Deny").click()
     page.get_by_role("heading", name="Access was not granted").wait_for()
     assert "error=access_denied" in page.url
-    assert "You clicked Deny" in page.locator("body").inner_text()
+    assert "refused access on the consent page" in page.locator("body").inner_text()
     shots.take(page, "listener-denied")
 
     with pytest.raises(AuthorizationDenied):
