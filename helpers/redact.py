@@ -26,6 +26,10 @@ SECRET_NAMES = frozenset(
         "token",
         "csrf_token",
         "txn",
+        # RFC 6749 §10.12: whoever knows a pending request's state can answer the client's
+        # listener first (a denial, or a code of their own when PKCE is off).
+        "state",
+        "key",
     }
 )
 
@@ -45,7 +49,26 @@ def mask(secret: str | None, keep: int = 4) -> str:
 
 
 def _value(name: str, value: str) -> str:
-    return mask(value) if name.lower() in SECRET_NAMES else value
+    if name.lower() in SECRET_NAMES:
+        return mask(value)
+    if name.lower() == "redirect_uri":
+        return redact_url(value)  # a redirect URI with a query of its own: same rule
+    return value
+
+
+_UNPRINTABLE = re.compile(r"[^\S ]|[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e]")
+
+
+def printable(text: str, limit: int = 300) -> str:
+    """Text from the network made safe for a terminal or log line: control characters (ANSI
+    escapes, carriage returns, newlines, bidi overrides) shown as ``\\x1b``-style escapes, and
+    at most ``limit`` characters.
+
+        >>> printable("/cb\\r\\n[received] \\x1b[32mok")
+        '/cb\\\\r\\\\n[received] \\\\x1b[32mok'
+    """
+    shown = _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
 def redact_pairs(text: str) -> str:

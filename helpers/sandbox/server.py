@@ -38,7 +38,7 @@ from . import validator as policy
 from .defaults import DEMO_CLIENT_NAME, DEMO_REDIRECT_URI, DEMO_SCOPES, REALM, SERVICE
 from .pages import error_page, html_response, page
 from .resource import ProtectedApi
-from .store import Store, digest
+from .store import Pending, Session, Store, digest
 from .transport import BadInput, Request, Response, is_loopback, json_response, redirect
 
 log = logging.getLogger("helpers.sandbox")
@@ -48,6 +48,16 @@ PENDING_LIFETIME = 3600
 
 
 # --- the application --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostedStep:
+    """A login or consent form post that passed the session, CSRF and pending checks."""
+
+    form: dict[str, str]
+    session: Session
+    txn: str
+    pending: Pending
 
 
 @dataclass(frozen=True)
@@ -285,13 +295,13 @@ class SandboxApp(ProtectedApi):
     def _session(self, req: Request):
         return self.store.get_session(req.cookie(self._cookie_name()))
 
-    def _new_session_cookie(self) -> tuple[tuple[str, str, None], tuple[str, str]]:
+    def _new_session_cookie(self) -> tuple[Session, tuple[str, str]]:
         session_id, csrf = self.store.new_session(SESSION_LIFETIME)
         cookie = (
             f"{self._cookie_name()}={session_id}; Path=/; HttpOnly; SameSite=Lax; "
             f"Max-Age={SESSION_LIFETIME}"
         )
-        return (digest(session_id), csrf, None), ("Set-Cookie", cookie)
+        return Session(digest(session_id), csrf), ("Set-Cookie", cookie)
 
     def authorize(self, req: Request) -> Response:
         """GET /oauth/authorize: check the request, keep it server-side, show login or consent."""
@@ -317,10 +327,9 @@ class SandboxApp(ProtectedApi):
         if session is None:
             session, cookie = self._new_session_cookie()
             extra.append(cookie)
-        session_hash, csrf, email = session
         self.store.purge_expired()
         txn = self.store.put_pending(
-            session_hash,
+            session.hash,
             uri=uri,
             scopes=list(scopes),
             client_id=credentials["client_id"],
@@ -328,10 +337,10 @@ class SandboxApp(ProtectedApi):
             state=credentials.get("state"),
             lifetime=PENDING_LIFETIME,
         )
-        pending = self.store.get_pending(txn, session_hash)
-        if email:
-            return self._consent_response(pending, txn, csrf, email, extra)
-        return self._login_response(pending, txn, csrf, extra=extra)
+        pending = self.store.get_pending(txn, session.hash)
+        if session.email:
+            return self._consent_response(pending, txn, session.csrf, session.email, extra)
+        return self._login_response(pending, txn, session.csrf, extra=extra)
 
     def _client_name(self, client_id: str) -> str:
         client = self.store.get_client(client_id)
@@ -371,7 +380,7 @@ class SandboxApp(ProtectedApi):
                 "This form arrived without the sandbox's session cookie (cookies blocked, or the "
                 "session expired).",
             )
-        if not hmac.compare_digest(form.get("csrf_token", "").encode(), session[1].encode()):
+        if not hmac.compare_digest(form.get("csrf_token", "").encode(), session.csrf.encode()):
             return None, error_page(
                 403,
                 "This form was refused",
@@ -380,18 +389,18 @@ class SandboxApp(ProtectedApi):
             )
         return session, None
 
-    def _posted_step(self, req: Request):
-        """A login or consent form post: its form, session, txn and pending authorization
-        request, or the page that refuses it (no session, bad CSRF token, request gone)."""
+    def _posted_step(self, req: Request) -> tuple[PostedStep | None, Response | None]:
+        """A login or consent form post, checked: (the step, None), or (None, the page that
+        refuses it: no session, bad CSRF token, request gone)."""
         form = req.form()
         session, refused = self._form_session(req, form)
         if refused:
-            return refused
+            return None, refused
         txn = form.get("txn", "")
-        pending = self.store.get_pending(txn, session[0])
+        pending = self.store.get_pending(txn, session.hash)
         if pending is None:
-            return self._expired_request()
-        return form, session, txn, pending
+            return None, self._expired_request()
+        return PostedStep(form, session, txn, pending), None
 
     def _expired_request(self) -> Response:
         return error_page(
@@ -402,45 +411,45 @@ class SandboxApp(ProtectedApi):
 
     def login(self, req: Request) -> Response:
         """POST /oauth/login: check the email and password, then go to the consent page."""
-        step = self._posted_step(req)
-        if isinstance(step, Response):
-            return step
-        form, (session_hash, csrf, _), txn, pending = step
+        step, refused = self._posted_step(req)
+        if refused:
+            return refused
+        form = step.form
         user = self.store.check_login(form.get("email", ""), form.get("password", ""))
         if user is None:
             return self._login_response(
-                pending,
-                txn,
-                csrf,
+                step.pending,
+                step.txn,
+                step.session.csrf,
                 message="Wrong email or password. Try again (the demo account is shown below).",
                 email=form.get("email", ""),
             )
-        self.store.sign_in_session(session_hash, user.email)
-        return redirect("/oauth/consent?" + urlencode({"txn": txn}), status=303)
+        self.store.sign_in_session(step.session.hash, user.email)
+        return redirect("/oauth/consent?" + urlencode({"txn": step.txn}), status=303)
 
     def consent_page(self, req: Request) -> Response:
         """GET /oauth/consent?txn=...: the Allow/Deny page (or the login page if signed out)."""
         session = self._session(req)
         txn = req.query.get("txn", "")
-        pending = self.store.get_pending(txn, session[0]) if session else None
+        pending = self.store.get_pending(txn, session.hash) if session else None
         if pending is None:
             return self._expired_request()
-        if not session[2]:
-            return self._login_response(pending, txn, session[1])
-        return self._consent_response(pending, txn, session[1], session[2])
+        if not session.email:
+            return self._login_response(pending, txn, session.csrf)
+        return self._consent_response(pending, txn, session.csrf, session.email)
 
     def consent(self, req: Request) -> Response:
         """POST /oauth/consent: Allow issues a code; Deny redirects with access_denied."""
-        step = self._posted_step(req)
-        if isinstance(step, Response):
-            return step
-        form, (session_hash, _, email), txn, pending = step
+        step, refused = self._posted_step(req)
+        if refused:
+            return refused
+        email, pending = step.session.email, step.pending
         if not email:
             return self._expired_request()
-        decision = form.get("decision")
+        decision = step.form.get("decision")
         if decision not in ("allow", "deny"):
             raise BadInput("decision must be allow or deny")
-        if not self.store.take_pending(txn, session_hash):
+        if not self.store.take_pending(step.txn, step.session.hash):
             return self._expired_request()
         if decision == "deny":
             error = oauth_errors.AccessDeniedError(

@@ -166,6 +166,15 @@ class TokenRow:
 
 
 @dataclass(frozen=True)
+class Session:
+    """A browser's session: the hash of its cookie's id, its CSRF token, who signed in."""
+
+    hash: str
+    csrf: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class Pending:
     session_hash: str
     uri: str
@@ -294,15 +303,15 @@ class Store:
         )
         return session_id, csrf
 
-    def get_session(self, session_id: str | None) -> tuple[str, str, str | None] | None:
-        """(session hash, CSRF token, signed-in email) of a live session, else None."""
+    def get_session(self, session_id: str | None) -> Session | None:
+        """The live session of a cookie's session id, else None."""
         if not session_id:
             return None
         row = self._one(
             "SELECT * FROM sessions WHERE session_hash=? AND expires_at>?",
             (digest(session_id), time.time()),
         )
-        return (row["session_hash"], row["csrf_token"], row["email"]) if row else None
+        return Session(row["session_hash"], row["csrf_token"], row["email"]) if row else None
 
     def sign_in_session(self, session_hash: str, email: str) -> None:
         self._write("UPDATE sessions SET email=? WHERE session_hash=?", (email, session_hash))
