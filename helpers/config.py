@@ -26,6 +26,15 @@ from .redact import mask
 #: The four variables of GoTo's tutorial, and two optional ones.
 VARIABLES = ("OAUTH_SERVICE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_REDIRECT_URI")
 
+#: Settings of this machine's side (the sandbox, the token file): each works from the
+#: environment or from .env, like the client's values. See .env.example.
+LOCAL_SETTINGS = (
+    "OAUTH_SANDBOX_PORT",
+    "OAUTH_SANDBOX_DIR",
+    "OAUTH_SANDBOX_IDLE_EXIT",
+    "OAUTH_TOKEN_FILE",
+)
+
 #: The scope the tutorial's "Send a message" call needs.
 DEFAULT_SCOPES = ("messaging.v1.send",)
 #: The redirect URI the tutorial registers on its OAuth client.
@@ -138,6 +147,36 @@ def _read(env_file: str | os.PathLike | None) -> tuple[dict[str, str], str]:
         if os.environ.get(name) is not None:
             values[name] = os.environ[name]
     return {k: v.strip() for k, v in values.items()}, source
+
+
+def env_file_path() -> Path | None:
+    """The .env in use: the nearest one in the working folder or a parent, else None."""
+    found = find_dotenv(usecwd=True)
+    return Path(found) if found else None
+
+
+def setting(name: str) -> str | None:
+    """One of ``LOCAL_SETTINGS``: the environment's value, else the .env's, else None.
+
+    >>> setting("OAUTH_SANDBOX_PORT")    # OAUTH_SANDBOX_PORT=8766 in .env
+    '8766'
+    """
+    if os.environ.get(name) is not None:
+        return os.environ[name].strip()
+    path = env_file_path()
+    value = dotenv_values(path).get(name) if path else None
+    return value.strip() if value is not None else None
+
+
+def setting_path(name: str) -> Path | None:
+    """A file or folder setting; a relative path in .env is relative to the .env's folder."""
+    value = setting(name)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute() and os.environ.get(name) is None:
+        path = env_file_path().parent / path
+    return path
 
 
 def check_redirect_uri(uri: str) -> str | None:

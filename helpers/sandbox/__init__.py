@@ -11,9 +11,12 @@ consent page with Allow and Deny, ``/oauth/token`` with HTTP Basic client authen
 ``/oauth/revoke``, and ``POST /messaging/v1/messages`` / ``GET /identity/v1/Users/me`` behind
 bearer tokens. Its state lives in SQLite in the data folder, so restarts lose nothing.
 
-Environment variables (for tests and CI): ``OAUTH_SANDBOX_DIR`` (data folder),
-``OAUTH_SANDBOX_PORT`` (port, 8765 by default) and ``OAUTH_SANDBOX_IDLE_EXIT`` (seconds
-without a request before a background sandbox stops; 7200 by default).
+Settings, from the environment or ``.env`` (see ``.env.example``): ``OAUTH_SANDBOX_DIR``
+(data folder), ``OAUTH_SANDBOX_PORT`` (port, 8765 by default) and ``OAUTH_SANDBOX_IDLE_EXIT``
+(seconds without a request before a background sandbox stops; 7200 by default).
+
+Only its owner controls a sandbox: stopping it, its fault switches and its request log need the
+control token in its state file, which only the user who started it can read.
 
 This module is cheap to import: the server code is imported only when one is started here.
 Instructors run it in a terminal with ``python -m helpers.sandbox`` (``--help`` for options).
@@ -35,12 +38,16 @@ from typing import TYPE_CHECKING
 from ..errors import SandboxError
 from ..redact import mask
 from .defaults import (
+    CONTROL_HEADER,
     DEFAULT_IDLE_EXIT,
     DEFAULT_PORT,
     LOG_FILE,
     SERVICE,
     STATE_FILE,
+    debug_key,
     default_data_dir,
+    private_dir,
+    private_file,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SandboxInfo",
     "ensure_running",
+    "is_up",
     "serve_in_thread",
     "faults",
     "Faults",
@@ -67,6 +75,7 @@ class SandboxInfo:
     user_email: str = ""
     user_password: str = field(default="", repr=False)
     data_dir: str = ""
+    control_token: str = field(default="", repr=False)  # only the owner's: see Faults
 
     def __repr__(self) -> str:
         return (
@@ -77,15 +86,22 @@ class SandboxInfo:
 
     __str__ = __repr__
 
+    @property
+    def debug_url(self) -> str:
+        """The owner's link to ``/debug/requests`` (its key is swapped for a cookie at once)."""
+        return f"{self.url}/debug/requests?key={debug_key(self.control_token)}"
+
 
 # --- finding and starting the background sandbox --------------------------------------------
 
 
 def _resolve(data_dir, port) -> tuple[Path, int]:
+    from ..config import setting, setting_path
+
     if data_dir is None:
-        data_dir = os.environ.get("OAUTH_SANDBOX_DIR") or default_data_dir()
+        data_dir = setting_path("OAUTH_SANDBOX_DIR") or default_data_dir()
     if port is None:
-        raw = os.environ.get("OAUTH_SANDBOX_PORT")
+        raw = setting("OAUTH_SANDBOX_PORT")
         try:
             port = int(raw) if raw else DEFAULT_PORT
         except ValueError:
@@ -107,7 +123,9 @@ def _resolve(data_dir, port) -> tuple[Path, int]:
 
 
 def _idle_exit() -> float:
-    raw = os.environ.get("OAUTH_SANDBOX_IDLE_EXIT")
+    from ..config import setting
+
+    raw = setting("OAUTH_SANDBOX_IDLE_EXIT")
     if not raw:
         return DEFAULT_IDLE_EXIT
     try:
@@ -139,6 +157,12 @@ def _get_json(url: str, timeout: float = 1.0) -> dict | None:
 
 def _health(port: int, timeout: float = 1.0) -> dict | None:
     return _get_json(f"http://127.0.0.1:{port}/health", timeout)
+
+
+def is_up(url: str, timeout: float = 0.5) -> bool:
+    """Whether a sandbox answers at ``url`` now (e.g. while waiting for a sign-in)."""
+    health = _get_json(url.rstrip("/") + "/health", timeout)
+    return bool(health) and health.get("service") == SERVICE
 
 
 def _read_state(data_dir: Path) -> dict | None:
@@ -176,6 +200,7 @@ def _info_from(state: dict, url: str, data_dir: Path) -> SandboxInfo:
         user_email=state["user_email"],
         user_password=state["user_password"],
         data_dir=str(data_dir),
+        control_token=state.get("control_token", ""),
     )
 
 
@@ -188,17 +213,40 @@ def recorded_info(data_dir) -> SandboxInfo | None:
     return _info_from(state, state["url"], Path(data_dir))
 
 
-def _not_ours(port: int, health: dict | None) -> SandboxError:
+def next_free_port(after: int, tries: int = 100) -> int | None:
+    """The first port after ``after`` where nothing listens on 127.0.0.1, or None."""
+    for port in range(after + 1, min(after + 1 + tries, 65536)):
+        if _port_free(port) and _health(port, timeout=0.2) is None:
+            return port
+    return None
+
+
+def _use_port_advice(port: int) -> str:
+    """The one step that moves this checkout's sandbox to the next free port."""
+    free = next_free_port(port)
+    if free is None:
+        return "Set OAUTH_SANDBOX_PORT (in .env) to a free port."
+    from ..config import env_file_path
+
+    env_file = env_file_path() or Path.cwd() / ".env"
+    return (
+        f"Port {free} is free: add the line OAUTH_SANDBOX_PORT={free} to {env_file} (or run "
+        "`python -m helpers.sandbox use-free-port`, which does it), then run this again."
+    )
+
+
+def _not_ours(port: int, health: dict | None, data_dir: Path | None = None) -> SandboxError:
     if health and health.get("service") == SERVICE:
         where = health.get("data_dir")
+        mine = f", not this checkout's ({data_dir})" if data_dir else ""
         return SandboxError(
-            f"Port {port} is used by another sandbox (data folder {where}). Stop it with "
-            f"`python -m helpers.sandbox stop --data-dir {where}`, or set OAUTH_SANDBOX_PORT "
-            "to another port."
+            f"Port {port} is used by the sandbox of another data folder ({where}){mine}. "
+            f"{_use_port_advice(port)} Or, if that sandbox is yours and no longer needed: "
+            f"`python -m helpers.sandbox stop --data-dir {where}`."
         )
     return SandboxError(
         f"Port {port} on 127.0.0.1 is used by another program, so the sandbox cannot start "
-        "there. Stop that program, or set OAUTH_SANDBOX_PORT to a free port (e.g. 8766)."
+        f"there. Stop that program, or move the sandbox: {_use_port_advice(port)}"
     )
 
 
@@ -233,7 +281,7 @@ def _spawn(data_dir: Path, port: int, idle_exit: float) -> subprocess.Popen:
     """Start ``python -m helpers.sandbox`` detached: it outlives this kernel."""
     import helpers
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     env = dict(os.environ)
     root = str(Path(helpers.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -256,7 +304,7 @@ def _spawn(data_dir: Path, port: int, idle_exit: float) -> subprocess.Popen:
         )
     else:
         kwargs["start_new_session"] = True  # not killed with the kernel's process group
-    log_file = open(data_dir / LOG_FILE, "ab")  # noqa: SIM115 - handed to the child
+    log_file = open(private_file(data_dir / LOG_FILE), "ab")  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(
             args,
@@ -300,7 +348,7 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
         info = _info_if_ours(data_dir, port, _health(port))
         if info is not None:
             return info
-        raise _not_ours(port, health)
+        raise _not_ours(port, health, data_dir)
     state = _read_state(data_dir)
     if state is not None and not _pid_alive(state.get("pid")):
         (data_dir / STATE_FILE).unlink(missing_ok=True)  # a stale file from a killed sandbox
@@ -315,7 +363,7 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
             if health is not None:
                 break
             time.sleep(0.1)
-        raise _not_ours(port, health)
+        raise _not_ours(port, health, data_dir)
     proc = _spawn(data_dir, port, idle)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -331,7 +379,7 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
                 return info
             health = _health(port)
             if health is not None or not _port_free(port):
-                raise _not_ours(port, health)
+                raise _not_ours(port, health, data_dir)
             raise SandboxError(
                 f"The sandbox could not start on port {port} (exit code {proc.returncode}). "
                 f"Its log ({data_dir / LOG_FILE}) ends with:\n{_log_tail(data_dir)}"
@@ -345,27 +393,47 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
 
 
 def stop_running(*, data_dir=None, port=None, timeout: float = 5.0) -> bool:
-    """Stop the background sandbox of this data folder (or on this port). True if one stopped."""
+    """Stop the sandbox of this data folder: True if one stopped, False if none was running.
+
+    Only its own: the sandbox is found through the folder's state file, and told to stop with
+    the control token in it. A sandbox of another folder on the port is left running, and a
+    ``SandboxError`` says whose it is.
+    """
     data_dir, port = _resolve(data_dir, port)
     state = _read_state(data_dir)
     url = state.get("url") if state else None
-    targets = [u for u in (url, f"http://127.0.0.1:{port}") if u]
-    for target in targets:
-        health = _get_json(target + "/health")
-        if not health or health.get("service") != SERVICE:
-            continue
-        if state and not _same_dir(health.get("data_dir"), data_dir) and target != url:
-            continue
-        Faults(target)._post("shutdown", {})
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _get_json(target + "/health", 0.3):
-            time.sleep(0.05)
-        # It removes its state file last, just before its process ends.
-        while time.monotonic() < deadline and _read_state(data_dir) == state and state:
-            time.sleep(0.05)
-        return True
+    if url:
+        health = _get_json(url + "/health")
+        if (
+            health
+            and health.get("service") == SERVICE
+            and _same_dir(health.get("data_dir"), data_dir)
+            and health.get("pid") == state.get("pid")
+        ):
+            Faults(url, token=state.get("control_token", "")).shutdown()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and _get_json(url + "/health", 0.3):
+                time.sleep(0.05)
+            # It removes its state file last, just before its process ends.
+            while time.monotonic() < deadline and _read_state(data_dir) == state:
+                time.sleep(0.05)
+            return True
     if state is not None and not _pid_alive(state.get("pid")):
         (data_dir / STATE_FILE).unlink(missing_ok=True)
+    health = _health(port)
+    if health and health.get("service") == SERVICE:
+        where = health.get("data_dir")
+        if not _same_dir(where, data_dir):
+            raise SandboxError(
+                f"Port {port} holds the sandbox of another data folder ({where}), not this "
+                f"one ({data_dir}): it was left running. Its owner can stop it with "
+                f"`python -m helpers.sandbox stop --data-dir {where}`."
+            )
+        raise SandboxError(
+            f"The sandbox on port {port} uses this data folder, but its state file "
+            f"({data_dir / STATE_FILE}) is gone, so it cannot be asked to stop: end its process "
+            f"(pid {health.get('pid')}) instead."
+        )
     return False
 
 
@@ -395,29 +463,60 @@ def serve_in_thread(
 # --- the fault switches, over HTTP ------------------------------------------------------------
 
 
-class Faults:
-    """Flip a running sandbox's fault switches (its ``/sandbox/...`` endpoints)."""
+def _control_token(url: str) -> str | None:
+    """The control token of the sandbox at ``url``, from its state file, if this user can read
+    it (mode 0600: only the user who started the sandbox)."""
+    health = _get_json(url + "/health")
+    if not health or health.get("service") != SERVICE or not health.get("data_dir"):
+        return None
+    state = _read_state(Path(health["data_dir"]))
+    if not state or state.get("pid") != health.get("pid"):
+        return None
+    return state.get("control_token")
 
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
+
+class Faults:
+    """Stop a running sandbox or flip its fault switches (its ``/sandbox/...`` endpoints).
+
+    They need the sandbox's control token: given, or read from the sandbox's state file.
+    """
+
+    def __init__(self, url: str, timeout: float = 5.0, token: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._token = token
 
     def _post(self, name: str, data: dict) -> dict:
+        if self._token is None:
+            self._token = _control_token(self.url) or ""
         request = urllib.request.Request(  # noqa: S310 - http(s) URL of our sandbox
             f"{self.url}/sandbox/{name}",
             data=json.dumps(data).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", CONTROL_HEADER: self._token},
             method="POST",
         )
         try:
             with _open(request, timeout=self.timeout) as resp:
                 return json.loads(resp.read().decode("utf-8") or "{}")
         except urllib.error.HTTPError as exc:
+            try:
+                why = json.loads(exc.read().decode("utf-8"))["error_description"]
+            except (ValueError, KeyError, TypeError, OSError):
+                why = f"HTTP {exc.code}"
+            hint = (
+                " No control token was found: this user cannot read the sandbox's state file."
+                if exc.code == 403 and not self._token
+                else ""
+            )
             raise SandboxError(
-                f"The sandbox refused /sandbox/{name}: HTTP {exc.code} {exc.read()[:200]!r}."
+                f"The sandbox at {self.url} refused /sandbox/{name}: {why}{hint}"
             ) from exc
         except OSError as exc:
             raise SandboxError(f"Could not reach the sandbox at {self.url}: {exc}.") from exc
+
+    def shutdown(self) -> None:
+        """Stop the sandbox; its log names this process as the one that asked."""
+        self._post("shutdown", {"by": f"pid {os.getpid()}"})
 
     def fail_next_token_request(self, count: int = 1) -> None:
         """The next token request(s) answer 503 ``temporarily_unavailable``."""

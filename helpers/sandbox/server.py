@@ -3,13 +3,14 @@
     /oauth/authorize        GET: validate, then a login page and a consent page
     /oauth/login            POST: the login form
     /oauth/consent          GET/POST: the consent page; Allow or Deny
+    /oauth/sign-out         POST: end the browser's session (with its CSRF token)
     /oauth/token            POST: authorization_code and refresh_token grants (HTTP Basic)
     /oauth/revoke           POST: RFC 7009 (not documented by GoTo)
     /messaging/v1/messages  POST: send a message (scope messaging.v1.send)
     /identity/v1/Users/me   GET: who am I (any valid token)
     /health                 GET: liveness, and which sandbox this is
-    /debug/requests         GET: the last requests and responses, secrets redacted
-    /sandbox/...            POST, loopback only: fault switches for teaching and tests
+    /debug/requests         GET, its owner only: the last requests and responses, redacted
+    /sandbox/...            POST, its owner only: shutdown and fault switches
 
 ``SandboxApp.handle`` turns one request into one ``Response`` without any socket code. The rest
 lives next door: ``transport`` (requests, responses, the stdlib server), ``pages`` (templates and
@@ -23,28 +24,46 @@ import hmac
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from oauthlib.oauth2 import WebApplicationServer
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
+from ..redact import printable, redact_url
 from . import pages
 from . import validator as policy
-from .defaults import DEMO_CLIENT_NAME, DEMO_REDIRECT_URI, DEMO_SCOPES, REALM, SERVICE
+from .defaults import (
+    CONTROL_HEADER,
+    DEMO_CLIENT_NAME,
+    DEMO_REDIRECT_URI,
+    DEMO_SCOPES,
+    REALM,
+    SERVICE,
+    STATE_FILE,
+    debug_key,
+)
 from .pages import error_page, html_response, page
 from .resource import ProtectedApi
 from .store import Pending, Session, Store, digest
+from .throttle import Throttle
 from .transport import BadInput, Request, Response, is_loopback, json_response, redirect
 
 log = logging.getLogger("helpers.sandbox")
 
-SESSION_LIFETIME = 8 * 3600
+#: A browser session before sign-in, and a pending authorization request, last an hour; a
+#: signed-in session half an hour (then the learner signs in again), or until sign-out.
+SESSION_LIFETIME = 3600
+SIGNED_IN_LIFETIME = 1800
 PENDING_LIFETIME = 3600
+#: Caps on what an authorization request may carry; every value is kept until it is answered.
+MAX_STATE_CHARS = 512
+MAX_AUTHORIZE_CHARS = 2048
 
 
 # --- the application --------------------------------------------------------------------------
@@ -91,7 +110,11 @@ class SandboxApp(ProtectedApi):
         self.log: collections.deque[dict] = collections.deque(maxlen=200)
         self._fail_next = 0
         self._lock = threading.Lock()
-        self.on_shutdown = None  # set by the runner: callable with no arguments
+        self.on_shutdown = None  # set by the runner: callable with the reason, a string
+        #: The secret of /sandbox/... (and, derived from it, of /debug/requests): written only
+        #: to the state file, which only the sandbox's owner can read.
+        self.control_token = secrets.token_urlsafe(32)
+        self.throttle = Throttle()
 
         self.store.put_client(
             demo.client_id,
@@ -215,13 +238,25 @@ class SandboxApp(ProtectedApi):
         try:
             resp = self._misdirected(req) or self._route(req)
         except (BadInput, UnicodeDecodeError, ValueError) as exc:
-            log.info("bad request %s %s: %s", req.method, req.path, exc)
+            log.info("bad request %s %s: %s", req.method, printable(req.path), printable(str(exc)))
             resp = self._bad_input(req, str(exc))
         except Exception:
-            log.error("error handling %s %s\n%s", req.method, req.path, traceback.format_exc())
+            log.error(
+                "error handling %s %s\n%s", req.method, printable(req.path), traceback.format_exc()
+            )
             resp = self._bad_input(req, "The sandbox could not handle this request.")
+        seconds = time.perf_counter() - started
+        if log.isEnabledFor(logging.DEBUG):  # -v: every request, one line, secrets masked
+            log.debug(
+                "%s %s %s %d %.1f ms",
+                req.peer,
+                printable(req.method),
+                printable(redact_url(req.target), 500),
+                resp.status,
+                seconds * 1000,
+            )
         if not req.path.startswith("/debug/"):
-            self._record(req, resp, time.perf_counter() - started)
+            self._record(req, resp, seconds)
         return resp
 
     def _misdirected(self, req: Request) -> Response | None:
@@ -250,6 +285,7 @@ class SandboxApp(ProtectedApi):
         if req.path.startswith("/oauth/authorize") or req.path in (
             "/oauth/login",
             "/oauth/consent",
+            "/oauth/sign-out",
         ):
             return error_page(400, "Bad request", why)
         return json_response(400, {"error": "invalid_request", "error_description": why})
@@ -261,6 +297,7 @@ class SandboxApp(ProtectedApi):
             ("POST", "/oauth/login"): self.login,
             ("GET", "/oauth/consent"): self.consent_page,
             ("POST", "/oauth/consent"): self.consent,
+            ("POST", "/oauth/sign-out"): self.sign_out,
             ("POST", "/oauth/token"): self.token,
             ("POST", "/oauth/revoke"): self.revoke,
             ("POST", "/messaging/v1/messages"): self.send_message,
@@ -295,16 +332,23 @@ class SandboxApp(ProtectedApi):
     def _session(self, req: Request):
         return self.store.get_session(req.cookie(self._cookie_name()))
 
-    def _new_session_cookie(self) -> tuple[Session, tuple[str, str]]:
-        session_id, csrf = self.store.new_session(SESSION_LIFETIME)
+    def _new_session_cookie(self, email: str | None = None) -> tuple[Session, tuple[str, str]]:
+        """A new session (signed in as ``email``, if given) and the header that sets it."""
+        lifetime = SIGNED_IN_LIFETIME if email else SESSION_LIFETIME
+        session_id, csrf = self.store.new_session(lifetime, email)
+        return Session(digest(session_id), csrf, email), self._session_cookie(session_id, lifetime)
+
+    def _session_cookie(self, value: str, lifetime: int) -> tuple[str, str]:
         cookie = (
-            f"{self._cookie_name()}={session_id}; Path=/; HttpOnly; SameSite=Lax; "
-            f"Max-Age={SESSION_LIFETIME}"
+            f"{self._cookie_name()}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={lifetime}"
         )
-        return Session(digest(session_id), csrf), ("Set-Cookie", cookie)
+        return ("Set-Cookie", cookie)
 
     def authorize(self, req: Request) -> Response:
         """GET /oauth/authorize: check the request, keep it server-side, show login or consent."""
+        too_long = _too_long(req)
+        if too_long:
+            return error_page(400, "This sign-in request is too long", too_long)
         uri = self.url + req.target
         try:
             scopes, credentials = self.oauth.validate_authorization_request(
@@ -414,18 +458,54 @@ class SandboxApp(ProtectedApi):
         step, refused = self._posted_step(req)
         if refused:
             return refused
-        form = step.form
-        user = self.store.check_login(form.get("email", ""), form.get("password", ""))
+        email = step.form.get("email", "")
+        keys = ("account:" + email.strip().lower(), "session:" + step.session.hash)
+        wait = self.throttle.wait_left(keys)
+        if wait > 0:
+            seconds = max(1, round(wait))
+            return self._login_response(
+                step.pending,
+                step.txn,
+                step.session.csrf,
+                message=f"Too many wrong passwords for this account or browser: wait {seconds} "
+                f"second{'s' if seconds != 1 else ''}, then try again.",
+                email=email,
+                status=429,
+                extra=[("Retry-After", str(seconds))],
+            )
+        user = self.store.check_login(email, step.form.get("password", ""))
         if user is None:
+            self.throttle.failed(keys)
             return self._login_response(
                 step.pending,
                 step.txn,
                 step.session.csrf,
                 message="Wrong email or password. Try again (the demo account is shown below).",
-                email=form.get("email", ""),
+                email=email,
             )
-        self.store.sign_in_session(step.session.hash, user.email)
-        return redirect("/oauth/consent?" + urlencode({"txn": step.txn}), status=303)
+        self.throttle.succeeded(keys)
+        # A new session id and CSRF token at sign-in; the old id, which a page on another
+        # loopback port could have planted (cookies ignore ports, RFC 6265 §8.5), ends here.
+        session, cookie = self._new_session_cookie(user.email)
+        self.store.move_pending(step.session.hash, session.hash)
+        self.store.end_session(step.session.hash)
+        return redirect(
+            "/oauth/consent?" + urlencode({"txn": step.txn}), status=303, extra=[cookie]
+        )
+
+    def sign_out(self, req: Request) -> Response:
+        """POST /oauth/sign-out (with the page's CSRF token): end this browser's session."""
+        form = req.form()
+        if self._session(req) is not None:
+            _, refused = self._form_session(req, form)
+            if refused:
+                return refused
+            self.store.end_session(self._session(req).hash)
+        return html_response(
+            200,
+            page("Signed out", "signed_out.html"),
+            [self._session_cookie("", 0)],
+        )
 
     def consent_page(self, req: Request) -> Response:
         """GET /oauth/consent?txn=...: the Allow/Deny page (or the login page if signed out)."""
@@ -467,15 +547,19 @@ class SandboxApp(ProtectedApi):
     # --- token and revocation endpoints -----------------------------------------------------
 
     def _form_check(self, req: Request) -> Response | None:
+        """A form body, each parameter at most once (RFC 6749 §3.2: "Request and response
+        parameters MUST NOT be included more than once"); else invalid_request."""
         ctype = req.headers.get("content-type", "")
         if "application/x-www-form-urlencoded" not in ctype.lower():
-            return json_response(
-                400,
-                {
-                    "error": "invalid_request",
-                    "error_description": "The body must be application/x-www-form-urlencoded "
-                    "(RFC 6749 section 4.1.3).",
-                },
+            return _invalid_request(
+                "The body must be application/x-www-form-urlencoded (RFC 6749 section 4.1.3)."
+            )
+        names = [name for name, _ in parse_qsl(req.body.decode("utf-8"), keep_blank_values=True)]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            return _invalid_request(
+                f"Repeated parameter: {printable(', '.join(repeated), 100)}. Send each parameter "
+                "once (RFC 6749 section 3.2)."
             )
         return None
 
@@ -505,9 +589,12 @@ class SandboxApp(ProtectedApi):
         if refused:
             return refused
         body = req.body.decode("utf-8")
-        headers, out, status = self.oauth.create_token_response(
-            self.url + req.target, "POST", body, _oauthlib_headers(req)
-        )
+        try:
+            headers, out, status = self.oauth.create_token_response(
+                self.url + req.target, "POST", body, _oauthlib_headers(req)
+            )
+        except oauth_errors.OAuth2Error as exc:  # raised, not answered: a query string
+            headers, out, status = exc.headers, exc.json, exc.status_code
         return self._oauth_response(headers, out, status)
 
     def revoke(self, req: Request) -> Response:
@@ -540,9 +627,14 @@ class SandboxApp(ProtectedApi):
         }
 
     def home(self, req: Request) -> Response:
+        session = self._session(req)
+        account = (
+            pages.signed_in_line(session.email, session.csrf) if session and session.email else ""
+        )
         body = page(
             "Sandbox",
             "home.html",
+            raw={"account": account},
             client_id=self.demo.client_id,
             user_email=self.demo.user_email,
         )
@@ -559,6 +651,19 @@ class SandboxApp(ProtectedApi):
         if not is_loopback(req.peer):
             return json_response(
                 403, {"error": "forbidden", "error_description": "Loopback callers only."}
+            )
+        given = req.headers.get(CONTROL_HEADER.lower(), "")
+        if not hmac.compare_digest(given.encode(), self.control_token.encode()):
+            return json_response(
+                403,
+                {
+                    "error": "forbidden",
+                    "error_description": "Only this sandbox's owner may stop it or flip its "
+                    f"switches: send the control token from its state file ({STATE_FILE} in "
+                    f"its data folder, readable by its owner only) in the {CONTROL_HEADER} "
+                    "header. helpers.sandbox.faults(url) and `python -m helpers.sandbox stop` "
+                    "do that for you.",
+                },
             )
         origin = req.headers.get("origin")
         if origin is not None and origin.lower() not in self._own_origins():
@@ -597,8 +702,10 @@ class SandboxApp(ProtectedApi):
         if name == "reset":
             return json_response(200, {"ok": True, "lifetimes": self.reset_faults()})
         if name == "shutdown":
+            who = printable(str(data.get("by") or "an unnamed client"), 200)
+            reason = f"shutdown requested by {who} from {req.peer}"
             if self.on_shutdown is not None:
-                threading.Timer(0.05, self.on_shutdown).start()
+                threading.Timer(0.05, self.on_shutdown, [reason]).start()
             return json_response(200, {"ok": True})
         return json_response(404, {"error": "not_found", "error_description": "No such switch."})
 
@@ -608,12 +715,54 @@ class SandboxApp(ProtectedApi):
         self.log.append(pages.log_entry(req, resp, seconds))
 
     def debug_requests(self, req: Request) -> Response:
-        """GET /debug/requests: a teaching aid; every secret shows as '…' and its last 4 chars.
+        """GET /debug/requests: a teaching aid for the sandbox's owner; every secret shows as
+        '…' and its last 4 characters (``helpers.redact``, as the helpers' traces).
 
-        Masked by ``helpers.redact``, as the helpers' traces are, so a screenshot of both
-        never shows more of a secret than either alone.
+        Only its owner may read it: the page shows who signs in, from which client, to which
+        redirect URI. The owner's link carries a key derived from the control token
+        (``SandboxInfo.debug_url``, ``python -m helpers.sandbox debug-link``); the page swaps
+        it for a cookie at once, so the key leaves the address bar and the history.
         """
+        key = debug_key(self.control_token)
+        given = req.query.get("key")
+        if given is not None and hmac.compare_digest(given.encode(), key.encode()):
+            cookie = (
+                f"{self._cookie_name()}_debug={key}; Path=/debug/; HttpOnly; SameSite=Strict; "
+                f"Max-Age={SIGNED_IN_LIFETIME}"
+            )
+            return redirect("/debug/requests", status=303, extra=[("Set-Cookie", cookie)])
+        if not self.may_read_debug(req):
+            return pages.debug_refused_page()
         return pages.requests_page(self.log)
+
+    def may_read_debug(self, req: Request) -> bool:
+        """Whether this request may read /debug/requests: here, a browser holding the owner's
+        page cookie. (A shared server replaces this rule with its own: e.g. the user it runs
+        for and the instructors.)"""
+        held = req.cookie(f"{self._cookie_name()}_debug") or ""
+        return hmac.compare_digest(held.encode(), debug_key(self.control_token).encode())
+
+
+def _too_long(req: Request) -> str:
+    """Why an authorization request is too long to keep, or "" (each is stored until used)."""
+    states = [v for k, v in parse_qsl(urlsplit(req.target).query) if k == "state"]
+    longest = max((len(v) for v in states), default=0)
+    if longest > MAX_STATE_CHARS:
+        return (
+            f"Its state parameter has {longest} characters; this sandbox keeps at most "
+            f"{MAX_STATE_CHARS}. A random value of 32 bytes or so is plenty (RFC 6749 section "
+            "10.12): check how the application makes it."
+        )
+    if len(req.target) > MAX_AUTHORIZE_CHARS:
+        return (
+            f"The request has {len(req.target)} characters; this sandbox keeps at most "
+            f"{MAX_AUTHORIZE_CHARS}. Check the parameters the application adds."
+        )
+    return ""
+
+
+def _invalid_request(description: str) -> Response:
+    return json_response(400, {"error": "invalid_request", "error_description": description})
 
 
 def _oauthlib_headers(req: Request) -> dict[str, str]:

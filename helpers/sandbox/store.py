@@ -18,7 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .defaults import private_dir, private_file
+
 DB_NAME = "sandbox.sqlite3"
+#: Bytes the write-ahead log is cut back to after a checkpoint.
+WAL_LIMIT = 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clients (
@@ -90,6 +94,11 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 """
 
+#: What one browser, or everyone who never signed in, can leave behind: a session keeps its
+#: newest pending authorization requests, and the newest sessions nobody signed in to stay.
+PENDING_PER_SESSION = 10
+ANONYMOUS_SESSIONS = 200
+
 #: Salted PBKDF2-SHA256, as a real server stores passwords, but with a teaching sandbox's
 #: iteration count: its passwords are a demo one printed on the login page and learners' test
 #: accounts, in a database on their own machine. 1,000 rounds cost ~0.2 ms a login, so a class
@@ -107,6 +116,11 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
     dk = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, PBKDF2_ITERATIONS)
     return f"pbkdf2${PBKDF2_ITERATIONS}${salt.hex()}${dk.hex()}"
+
+
+#: Checked against when an email is unknown, so that a wrong email costs the same hashing as a
+#: wrong password and the time taken does not tell which emails have accounts.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 def check_password(password: str, stored: str) -> bool:
@@ -189,9 +203,9 @@ class Store:
     """Every read and write the sandbox makes, one small method each."""
 
     def __init__(self, data_dir: str | Path) -> None:
-        self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.data_dir / DB_NAME
+        self.data_dir = private_dir(data_dir)
+        # 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database's mode.
+        self.path = private_file(self.data_dir / DB_NAME)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(
             self.path, timeout=10, check_same_thread=False, isolation_level=None
@@ -200,7 +214,12 @@ class Store:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             self._db.executescript(SCHEMA)
+        for suffix in ("-wal", "-shm"):  # left by an older sandbox with a looser mode
+            extra = self.path.with_name(DB_NAME + suffix)
+            if extra.exists():
+                private_file(extra)
 
     def close(self) -> None:
         with self._lock:
@@ -287,21 +306,47 @@ class Store:
 
     def check_login(self, email: str, password: str) -> User | None:
         row = self._one("SELECT * FROM users WHERE lower(email)=lower(?)", (email.strip(),))
-        if row is None or not check_password(password, row["password_hash"]):
+        matches = check_password(password, row["password_hash"] if row else _DUMMY_HASH)
+        if row is None or not matches:
             return None
         return User(row["email"], row["display_name"], row["user_id"])
 
     # --- browser sessions and pending authorization requests --------------------------------
 
-    def new_session(self, lifetime: float) -> tuple[str, str]:
-        """A new session: (session id for the cookie, CSRF token for the forms)."""
+    def new_session(self, lifetime: float, email: str | None = None) -> tuple[str, str]:
+        """A new session: (session id for the cookie, CSRF token for the forms).
+
+        Sessions nobody signed in to are capped (``ANONYMOUS_SESSIONS``, the oldest go first),
+        so requests without a cookie cannot fill the database.
+        """
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
-        self._write(
-            "INSERT INTO sessions VALUES (?,?,?,?)",
-            (digest(session_id), csrf, None, time.time() + lifetime),
-        )
+        with self._lock:
+            self._write(
+                "INSERT INTO sessions VALUES (?,?,?,?)",
+                (digest(session_id), csrf, email, time.time() + lifetime),
+            )
+            if email is None:
+                self._write(
+                    "DELETE FROM sessions WHERE email IS NULL AND session_hash NOT IN "
+                    "(SELECT session_hash FROM sessions WHERE email IS NULL "
+                    "ORDER BY expires_at DESC LIMIT ?)",
+                    (ANONYMOUS_SESSIONS,),
+                )
+                self._write(
+                    "DELETE FROM pending WHERE session_hash NOT IN (SELECT session_hash FROM sessions)"
+                )
         return session_id, csrf
+
+    def end_session(self, session_hash: str) -> None:
+        """Forget a session and its pending requests (sign-out, or replaced at sign-in)."""
+        with self._lock:
+            self._write("DELETE FROM sessions WHERE session_hash=?", (session_hash,))
+            self._write("DELETE FROM pending WHERE session_hash=?", (session_hash,))
+
+    def move_pending(self, old_hash: str, new_hash: str) -> None:
+        """Hand a session's pending requests to the session that replaces it at sign-in."""
+        self._write("UPDATE pending SET session_hash=? WHERE session_hash=?", (new_hash, old_hash))
 
     def get_session(self, session_id: str | None) -> Session | None:
         """The live session of a cookie's session id, else None."""
@@ -312,9 +357,6 @@ class Store:
             (digest(session_id), time.time()),
         )
         return Session(row["session_hash"], row["csrf_token"], row["email"]) if row else None
-
-    def sign_in_session(self, session_hash: str, email: str) -> None:
-        self._write("UPDATE sessions SET email=? WHERE session_hash=?", (email, session_hash))
 
     def put_pending(
         self,
@@ -327,20 +369,29 @@ class Store:
         state: str | None,
         lifetime: float,
     ) -> str:
+        """Keep an authorization request for the login and consent pages; a session keeps its
+        ``PENDING_PER_SESSION`` newest (a learner clicking sign-in again and again)."""
         txn = secrets.token_urlsafe(16)
-        self._write(
-            "INSERT INTO pending VALUES (?,?,?,?,?,?,?,?)",
-            (
-                digest(txn),
-                session_hash,
-                uri,
-                " ".join(scopes),
-                client_id,
-                redirect_uri,
-                state,
-                time.time() + lifetime,
-            ),
-        )
+        with self._lock:
+            self._write(
+                "INSERT INTO pending VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    digest(txn),
+                    session_hash,
+                    uri,
+                    " ".join(scopes),
+                    client_id,
+                    redirect_uri,
+                    state,
+                    time.time() + lifetime,
+                ),
+            )
+            self._write(
+                "DELETE FROM pending WHERE session_hash=? AND txn_hash NOT IN "
+                "(SELECT txn_hash FROM pending WHERE session_hash=? "
+                "ORDER BY expires_at DESC LIMIT ?)",
+                (session_hash, session_hash, PENDING_PER_SESSION),
+            )
         return txn
 
     def get_pending(self, txn: str | None, session_hash: str) -> Pending | None:

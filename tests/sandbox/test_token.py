@@ -498,7 +498,10 @@ def test_fault_switches_over_http_with_the_small_client(sandbox, listener):
 
 def test_fault_endpoints_refuse_a_cross_site_form_post(sandbox, listener):
     answer = requests.post(
-        f"{sandbox.url}/sandbox/expire-access-tokens", data={"x": "1"}, timeout=TIMEOUT
+        f"{sandbox.url}/sandbox/expire-access-tokens",
+        data={"x": "1"},
+        headers={"X-Sandbox-Control": sandbox.info.control_token},
+        timeout=TIMEOUT,
     )
     assert answer.status_code == 400
 
