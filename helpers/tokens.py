@@ -27,7 +27,7 @@ from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from .authorization import AuthorizationRequest, plain_http_if_loopback
-from .config import OAuthConfig, html_table, mask
+from .config import OAuthConfig, html_table, mask, setting_path
 from .errors import InvalidClient, NoSavedToken, TokenExpired, UnexpectedResponse
 from .trace import Trace
 from .transport import (
@@ -313,10 +313,11 @@ def revoke(
 
 
 def default_token_path() -> Path:
-    """Where tokens are saved: ``$OAUTH_TOKEN_FILE`` if set, else ``.tokens.json`` at the root of
-    this checkout (git-ignored), else in the working folder."""
-    if os.environ.get("OAUTH_TOKEN_FILE"):
-        return Path(os.environ["OAUTH_TOKEN_FILE"])
+    """Where tokens are saved: ``OAUTH_TOKEN_FILE`` if set (environment or .env), else
+    ``.tokens.json`` at the root of this checkout (git-ignored), else in the working folder."""
+    chosen = setting_path("OAUTH_TOKEN_FILE")
+    if chosen is not None:
+        return chosen
     root = Path(__file__).resolve().parents[1]
     return (root if (root / "pyproject.toml").is_file() else Path.cwd()) / ".tokens.json"
 
