@@ -15,15 +15,16 @@ import sys
 from pathlib import Path
 
 from ..errors import SandboxError
-from . import DEFAULT_PORT, _resolve, next_free_port, recorded_info, stop_running
 from .defaults import (
     ACCESS_TOKEN_LIFETIME,
     CODE_LIFETIME,
     DEFAULT_HOST,
+    DEFAULT_PORT,
     REFRESH_MODE,
     REFRESH_MODES,
     REFRESH_TOKEN_LIFETIME,
 )
+from .process import _resolve, next_free_port, recorded_info, stop_running
 
 
 def _port(text: str) -> int:

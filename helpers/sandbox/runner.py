@@ -129,7 +129,7 @@ class RunningSandbox:
     def __init__(
         self, httpd: SandboxHTTPServer, *, idle_exit: float | None = None, state_file=True
     ) -> None:
-        from . import SandboxInfo
+        from .process import SandboxInfo
 
         self.httpd = httpd
         self.app = httpd.app

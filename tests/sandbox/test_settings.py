@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from helpers.errors import SandboxError
-from helpers.sandbox import _resolve, ensure_running, serve_in_thread
+from helpers.sandbox import ensure_running, serve_in_thread
+from helpers.sandbox.process import _resolve
 from helpers.tokens import default_token_path
 from tests.ports import free_port
 
