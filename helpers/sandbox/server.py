@@ -87,8 +87,8 @@ class Demo:
     user_password: str
 
 
-class SandboxApp(ProtectedApi):
-    """The authorization server and the protected API (``ProtectedApi``), over one ``Store``."""
+class SandboxApp:
+    """The authorization server and the protected API (``self.api``), over one ``Store``."""
 
     def __init__(
         self,
@@ -142,6 +142,7 @@ class SandboxApp(ProtectedApi):
             grant.register_token_modifier(self._add_principal)
         refresh_grant.register_token_modifier(self._like_gotos_refresh_answer)
         refresh_grant.issue_new_refresh_tokens = settings.rotate
+        self.api = ProtectedApi(self.oauth, self.store, lambda: self.url)
 
     # --- fault switches ---------------------------------------------------------------------
 
@@ -300,8 +301,8 @@ class SandboxApp(ProtectedApi):
             ("POST", "/oauth/sign-out"): self.sign_out,
             ("POST", "/oauth/token"): self.token,
             ("POST", "/oauth/revoke"): self.revoke,
-            ("POST", "/messaging/v1/messages"): self.send_message,
-            ("GET", "/identity/v1/Users/me"): self.who_am_i,
+            ("POST", "/messaging/v1/messages"): self.api.send_message,
+            ("GET", "/identity/v1/Users/me"): self.api.who_am_i,
             ("GET", "/health"): self.health,
             ("GET", "/debug/requests"): self.debug_requests,
             ("GET", "/"): self.home,
