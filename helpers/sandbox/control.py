@@ -9,6 +9,8 @@ file: only the user who started the sandbox can read that file, so only they can
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import urllib.error
@@ -17,10 +19,13 @@ import urllib.request
 from ..errors import SandboxError
 from .defaults import CONTROL_HEADER
 from .process import _control_token, _open
+from .switches import OVER_HTTP, Switches
 
 
 class Faults:
-    """Stop a running sandbox or flip its fault switches (its ``/sandbox/...`` endpoints).
+    """Stop a running sandbox or flip its fault switches (its ``/sandbox/...`` endpoints):
+    ``fail_next_token_request``, ``expire_access_tokens``, ``set_token_lifetimes``, ``reset``,
+    as ``switches.Switches`` defines them (added below from ``switches.OVER_HTTP``).
 
     They need the sandbox's control token: given, or read from the sandbox's state file.
     """
@@ -62,24 +67,24 @@ class Faults:
         """Stop the sandbox; its log names this process as the one that asked."""
         self._post("shutdown", {"by": f"pid {os.getpid()}"})
 
-    def fail_next_token_request(self, count: int = 1) -> None:
-        """The next token request(s) answer 503 ``temporarily_unavailable``."""
-        self._post("fail-next-token-request", {"count": count})
 
-    def expire_access_tokens(self) -> int:
-        """Every access token issued so far expires now; returns how many."""
-        return int(self._post("expire-access-tokens", {}).get("expired", 0))
+def _remote(http_name: str, switch):
+    """``Switches.<switch>`` as a call to ``POST /sandbox/<http_name>``: same arguments, same
+    answer, same docstring."""
+    signature = inspect.signature(switch)
 
-    def set_token_lifetimes(self, *, access_token=None, refresh_token=None, code=None) -> dict:
-        """Lifetimes in seconds for what is issued from now on (e.g. ``access_token=5``)."""
-        data = {"access_token": access_token, "refresh_token": refresh_token, "code": code}
-        return self._post("token-lifetimes", {k: v for k, v in data.items() if v is not None})[
-            "lifetimes"
-        ]
+    @functools.wraps(switch)
+    def call(self: Faults, *args, **kwargs):
+        given = signature.bind(None, *args, **kwargs).arguments  # None: the Switches' self
+        arguments = {k: v for k, v in list(given.items())[1:] if v is not None}
+        return self._post(http_name, arguments).get("result")
 
-    def reset(self) -> dict:
-        """Back to the starting lifetimes; no pending failure."""
-        return self._post("reset", {})["lifetimes"]
+    return call
+
+
+# Faults offers every switch of Switches, by the name and with the arguments defined there.
+for _http_name, _method in OVER_HTTP.items():
+    setattr(Faults, _method, _remote(_http_name, getattr(Switches, _method)))
 
 
 def faults(url: str) -> Faults:

@@ -123,7 +123,7 @@ def build(
 class RunningSandbox:
     """A sandbox serving from a daemon thread of this process; a context manager.
 
-    The fault switches are methods here, and HTTP endpoints under ``/sandbox/``.
+    Its fault switches are ``.switches`` (see ``switches.py``).
     """
 
     def __init__(
@@ -207,20 +207,10 @@ class RunningSandbox:
         state = "stopped" if self._done else "running"
         return f"RunningSandbox({self.url!r}, {state})"
 
-    # fault switches and test helpers, delegated to the app
-    def fail_next_token_request(self, count: int = 1) -> None:
-        self.app.fail_next_token_request(count)
-
-    def expire_access_tokens(self) -> int:
-        return self.app.expire_access_tokens()
-
-    def set_token_lifetimes(self, *, access_token=None, refresh_token=None, code=None) -> dict:
-        return self.app.set_token_lifetimes(
-            access_token=access_token, refresh_token=refresh_token, code=code
-        )
-
-    def reset_faults(self) -> dict:
-        return self.app.reset_faults()
+    @property
+    def switches(self):
+        """The fault switches: ``running.switches.expire_access_tokens()``."""
+        return self.app.switches
 
     def add_user(self, email: str, password: str, display_name: str | None = None) -> None:
         self.app.add_user(email, password, display_name)

@@ -51,6 +51,7 @@ from .defaults import (
 from .pages import error_page, html_response, page
 from .resource import ProtectedApi
 from .store import Pending, Session, Store, digest
+from .switches import OVER_HTTP, Switches
 from .throttle import Throttle
 from .transport import BadInput, Request, Response, is_loopback, json_response, redirect
 
@@ -101,15 +102,13 @@ class SandboxApp:
         self.data_dir = Path(data_dir).resolve()
         self.store = Store(self.data_dir)
         self.settings = settings
-        self.defaults = policy.Settings(**vars(settings))
         self.demo = demo
         self.url = ""  # set by the server once bound
         self.allowed_hosts: frozenset[str] = frozenset()  # Host headers naming us; ditto
         self.started_at = time.time()
         self.last_activity = time.monotonic()
         self.log: collections.deque[dict] = collections.deque(maxlen=200)
-        self._fail_next = 0
-        self._lock = threading.Lock()
+        self.switches = Switches(settings, self.store.expire_access_tokens)
         self.on_shutdown = None  # set by the runner: callable with the reason, a string
         #: The secret of /sandbox/... (and, derived from it, of /debug/requests): written only
         #: to the state file, which only the sandbox's owner can read.
@@ -143,59 +142,6 @@ class SandboxApp:
         refresh_grant.register_token_modifier(self._like_gotos_refresh_answer)
         refresh_grant.issue_new_refresh_tokens = settings.rotate
         self.api = ProtectedApi(self.oauth, self.store, lambda: self.url)
-
-    # --- fault switches ---------------------------------------------------------------------
-
-    def fail_next_token_request(self, count: int = 1) -> None:
-        """The next ``count`` token requests answer 503 temporarily_unavailable."""
-        with self._lock:
-            self._fail_next = max(0, int(count))
-
-    def expire_access_tokens(self) -> int:
-        """Every access token issued so far expires now; returns how many."""
-        return self.store.expire_access_tokens()
-
-    def set_token_lifetimes(
-        self,
-        *,
-        access_token: int | None = None,
-        refresh_token: int | None = None,
-        code: int | None = None,
-    ) -> dict:
-        """Lifetimes (seconds) for tokens and codes issued from now on."""
-        for value in (access_token, refresh_token, code):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise BadInput("lifetimes are whole numbers of seconds, at least 1")
-        if access_token is not None:
-            self.settings.access_token_lifetime = access_token
-        if refresh_token is not None:
-            self.settings.refresh_token_lifetime = refresh_token
-        if code is not None:
-            self.settings.code_lifetime = code
-        return self.lifetimes()
-
-    def reset_faults(self) -> dict:
-        """Back to the lifetimes the sandbox started with; no pending failure."""
-        with self._lock:
-            self._fail_next = 0
-        self.settings.access_token_lifetime = self.defaults.access_token_lifetime
-        self.settings.refresh_token_lifetime = self.defaults.refresh_token_lifetime
-        self.settings.code_lifetime = self.defaults.code_lifetime
-        return self.lifetimes()
-
-    def lifetimes(self) -> dict:
-        return {
-            "access_token": self.settings.access_token_lifetime,
-            "refresh_token": self.settings.refresh_token_lifetime,
-            "code": self.settings.code_lifetime,
-        }
-
-    def _take_failure(self) -> bool:
-        with self._lock:
-            if self._fail_next > 0:
-                self._fail_next -= 1
-                return True
-            return False
 
     def add_user(self, email: str, password: str, display_name: str | None = None) -> None:
         self.store.put_user(email, password, display_name)
@@ -576,7 +522,7 @@ class SandboxApp:
 
     def token(self, req: Request) -> Response:
         """POST /oauth/token: oauthlib's token endpoint, behind the strictness layer."""
-        if self._take_failure():
+        if self.switches.take_failure():
             return json_response(
                 503,
                 {
@@ -623,7 +569,7 @@ class SandboxApp:
             "client_id": self.demo.client_id,
             "user_email": self.demo.user_email,
             "refresh_mode": self.settings.refresh_mode,
-            "lifetimes": self.lifetimes(),
+            "lifetimes": self.switches.lifetimes(),
             "started_at": self.started_at,
         }
 
@@ -689,19 +635,8 @@ class SandboxApp:
         if not isinstance(data, dict):
             raise BadInput("the body must be a JSON object")
         name = req.path[len("/sandbox/") :]
-        if name == "fail-next-token-request":
-            self.fail_next_token_request(int(data.get("count", 1)))
-            return json_response(200, {"ok": True})
-        if name == "expire-access-tokens":
-            return json_response(200, {"ok": True, "expired": self.expire_access_tokens()})
-        if name == "token-lifetimes":
-            allowed = {"access_token", "refresh_token", "code"}
-            unknown = set(data) - allowed
-            if unknown:
-                raise BadInput(f"unknown lifetime(s): {', '.join(sorted(unknown))}")
-            return json_response(200, {"ok": True, "lifetimes": self.set_token_lifetimes(**data)})
-        if name == "reset":
-            return json_response(200, {"ok": True, "lifetimes": self.reset_faults()})
+        if name in OVER_HTTP:
+            return json_response(200, {"ok": True, "result": self.switches.call(name, data)})
         if name == "shutdown":
             who = printable(str(data.get("by") or "an unnamed client"), 200)
             reason = f"shutdown requested by {who} from {req.peer}"
