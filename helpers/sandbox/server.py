@@ -279,11 +279,10 @@ class SandboxApp:
     def _session(self, req: Request):
         return self.store.get_session(req.cookie(self._cookie_name()))
 
-    def _new_session_cookie(self, email: str | None = None) -> tuple[Session, tuple[str, str]]:
-        """A new session (signed in as ``email``, if given) and the header that sets it."""
-        lifetime = SIGNED_IN_LIFETIME if email else SESSION_LIFETIME
-        session_id, csrf = self.store.new_session(lifetime, email)
-        return Session(digest(session_id), csrf, email), self._session_cookie(session_id, lifetime)
+    def _new_session_cookie(self) -> tuple[Session, tuple[str, str]]:
+        """A new session nobody signed in to, and the header that sets it."""
+        session_id, csrf = self.store.new_session(SESSION_LIFETIME)
+        return Session(digest(session_id), csrf), self._session_cookie(session_id, SESSION_LIFETIME)
 
     def _session_cookie(self, value: str, lifetime: int) -> tuple[str, str]:
         cookie = (
@@ -433,21 +432,19 @@ class SandboxApp:
         self.throttle.succeeded(keys)
         # A new session id and CSRF token at sign-in; the old id, which a page on another
         # loopback port could have planted (cookies ignore ports, RFC 6265 §8.5), ends here.
-        session, cookie = self._new_session_cookie(user.email)
-        self.store.move_pending(step.session.hash, session.hash)
-        self.store.end_session(step.session.hash)
+        session_id, _ = self.store.sign_in(step.session.hash, user.email, SIGNED_IN_LIFETIME)
+        cookie = self._session_cookie(session_id, SIGNED_IN_LIFETIME)
         return redirect(
             "/oauth/consent?" + urlencode({"txn": step.txn}), status=303, extra=[cookie]
         )
 
     def sign_out(self, req: Request) -> Response:
         """POST /oauth/sign-out (with the page's CSRF token): end this browser's session."""
-        form = req.form()
-        if self._session(req) is not None:
-            _, refused = self._form_session(req, form)
+        if self._session(req) is not None:  # else already signed out: nothing to forge
+            session, refused = self._form_session(req, req.form())
             if refused:
                 return refused
-            self.store.end_session(self._session(req).hash)
+            self.store.end_session(session.hash)
         return html_response(
             200,
             page("Signed out", "signed_out.html"),

@@ -95,9 +95,11 @@ CREATE TABLE IF NOT EXISTS messages (
 """
 
 #: What one browser, or everyone who never signed in, can leave behind: a session keeps its
-#: newest pending authorization requests, and the newest sessions nobody signed in to stay.
+#: newest pending authorization requests, the newest sessions nobody signed in to stay, and
+#: the newest pending requests overall (each at most ~2.7 KB: see server.MAX_AUTHORIZE_CHARS).
 PENDING_PER_SESSION = 10
-ANONYMOUS_SESSIONS = 200
+ANONYMOUS_SESSIONS = 1000
+PENDING_ALL = 1000
 
 #: Salted PBKDF2-SHA256, as a real server stores passwords, but with a teaching sandbox's
 #: iteration count: its passwords are a demo one printed on the login page and learners' test
@@ -233,15 +235,19 @@ class Store:
 
     def _write(self, sql: str, args: tuple = ()) -> int:
         """Run one write in its own transaction; return the number of rows changed."""
+        return self._write_all([(sql, args)])[0]
+
+    def _write_all(self, statements: list[tuple[str, tuple]]) -> list[int]:
+        """Run several writes in one transaction; return the rows each changed."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                count = self._db.execute(sql, args).rowcount
+                counts = [self._db.execute(sql, args).rowcount for sql, args in statements]
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            return count
+            return counts
 
     # --- clients and users ------------------------------------------------------------------
 
@@ -313,40 +319,61 @@ class Store:
 
     # --- browser sessions and pending authorization requests --------------------------------
 
-    def new_session(self, lifetime: float, email: str | None = None) -> tuple[str, str]:
-        """A new session: (session id for the cookie, CSRF token for the forms).
+    def new_session(self, lifetime: float) -> tuple[str, str]:
+        """A new session nobody signed in to: (session id for the cookie, CSRF token).
 
-        Sessions nobody signed in to are capped (``ANONYMOUS_SESSIONS``, the oldest go first),
-        so requests without a cookie cannot fill the database.
+        Such sessions are capped (``ANONYMOUS_SESSIONS``, the oldest go first, with their
+        pending requests), so requests without a cookie cannot fill the database.
         """
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
-        with self._lock:
-            self._write(
-                "INSERT INTO sessions VALUES (?,?,?,?)",
-                (digest(session_id), csrf, email, time.time() + lifetime),
-            )
-            if email is None:
-                self._write(
+        self._write_all(
+            [
+                (
+                    "INSERT INTO sessions VALUES (?,?,?,?)",
+                    (digest(session_id), csrf, None, time.time() + lifetime),
+                ),
+                (
                     "DELETE FROM sessions WHERE email IS NULL AND session_hash NOT IN "
                     "(SELECT session_hash FROM sessions WHERE email IS NULL "
                     "ORDER BY expires_at DESC LIMIT ?)",
                     (ANONYMOUS_SESSIONS,),
-                )
-                self._write(
-                    "DELETE FROM pending WHERE session_hash NOT IN (SELECT session_hash FROM sessions)"
-                )
+                ),
+                (
+                    "DELETE FROM pending WHERE session_hash NOT IN "
+                    "(SELECT session_hash FROM sessions)",
+                    (),
+                ),
+            ]
+        )
+        return session_id, csrf
+
+    def sign_in(self, old_hash: str, email: str, lifetime: float) -> tuple[str, str]:
+        """Replace a session with a new one signed in as ``email``, its pending requests moved
+        over: (new session id, new CSRF token). The old id stops working."""
+        session_id = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        new_hash = digest(session_id)
+        self._write_all(
+            [
+                (
+                    "INSERT INTO sessions VALUES (?,?,?,?)",
+                    (new_hash, csrf, email, time.time() + lifetime),
+                ),
+                ("UPDATE pending SET session_hash=? WHERE session_hash=?", (new_hash, old_hash)),
+                ("DELETE FROM sessions WHERE session_hash=?", (old_hash,)),
+            ]
+        )
         return session_id, csrf
 
     def end_session(self, session_hash: str) -> None:
-        """Forget a session and its pending requests (sign-out, or replaced at sign-in)."""
-        with self._lock:
-            self._write("DELETE FROM sessions WHERE session_hash=?", (session_hash,))
-            self._write("DELETE FROM pending WHERE session_hash=?", (session_hash,))
-
-    def move_pending(self, old_hash: str, new_hash: str) -> None:
-        """Hand a session's pending requests to the session that replaces it at sign-in."""
-        self._write("UPDATE pending SET session_hash=? WHERE session_hash=?", (new_hash, old_hash))
+        """Forget a session and its pending requests (sign-out)."""
+        self._write_all(
+            [
+                ("DELETE FROM sessions WHERE session_hash=?", (session_hash,)),
+                ("DELETE FROM pending WHERE session_hash=?", (session_hash,)),
+            ]
+        )
 
     def get_session(self, session_id: str | None) -> Session | None:
         """The live session of a cookie's session id, else None."""
@@ -372,26 +399,34 @@ class Store:
         """Keep an authorization request for the login and consent pages; a session keeps its
         ``PENDING_PER_SESSION`` newest (a learner clicking sign-in again and again)."""
         txn = secrets.token_urlsafe(16)
-        with self._lock:
-            self._write(
-                "INSERT INTO pending VALUES (?,?,?,?,?,?,?,?)",
+        self._write_all(
+            [
                 (
-                    digest(txn),
-                    session_hash,
-                    uri,
-                    " ".join(scopes),
-                    client_id,
-                    redirect_uri,
-                    state,
-                    time.time() + lifetime,
+                    "INSERT INTO pending VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        digest(txn),
+                        session_hash,
+                        uri,
+                        " ".join(scopes),
+                        client_id,
+                        redirect_uri,
+                        state,
+                        time.time() + lifetime,
+                    ),
                 ),
-            )
-            self._write(
-                "DELETE FROM pending WHERE session_hash=? AND txn_hash NOT IN "
-                "(SELECT txn_hash FROM pending WHERE session_hash=? "
-                "ORDER BY expires_at DESC LIMIT ?)",
-                (session_hash, session_hash, PENDING_PER_SESSION),
-            )
+                (
+                    "DELETE FROM pending WHERE session_hash=? AND txn_hash NOT IN "
+                    "(SELECT txn_hash FROM pending WHERE session_hash=? "
+                    "ORDER BY expires_at DESC LIMIT ?)",
+                    (session_hash, session_hash, PENDING_PER_SESSION),
+                ),
+                (
+                    "DELETE FROM pending WHERE txn_hash NOT IN "
+                    "(SELECT txn_hash FROM pending ORDER BY expires_at DESC LIMIT ?)",
+                    (PENDING_ALL,),
+                ),
+            ]
+        )
         return txn
 
     def get_pending(self, txn: str | None, session_hash: str) -> Pending | None:
@@ -416,8 +451,12 @@ class Store:
     def purge_expired(self) -> None:
         """Forget expired sessions and pending requests (codes and tokens stay, for replays)."""
         now = time.time()
-        self._write("DELETE FROM pending WHERE expires_at<?", (now,))
-        self._write("DELETE FROM sessions WHERE expires_at<?", (now,))
+        self._write_all(
+            [
+                ("DELETE FROM pending WHERE expires_at<?", (now,)),
+                ("DELETE FROM sessions WHERE expires_at<?", (now,)),
+            ]
+        )
 
     def take_pending(self, txn: str, session_hash: str) -> bool:
         """Consume a pending request (once): True for the one caller that got it."""

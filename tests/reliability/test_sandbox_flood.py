@@ -85,8 +85,17 @@ def test_one_session_keeps_only_its_newest_pending_requests(box):
         assert 'action="/oauth/login"' in last.text
 
 
-def test_sessions_nobody_signed_in_to_are_capped(box):
-    for n in range(300):
+def test_sessions_nobody_signed_in_to_and_pending_requests_are_capped(box, monkeypatch):
+    from helpers.sandbox import store
+
+    monkeypatch.setattr(store, "ANONYMOUS_SESSIONS", 50)  # 1,000 by default: same rule
+    monkeypatch.setattr(store, "PENDING_ALL", 55)
+    for n in range(80):
         requests.get(authorize_url(box, REDIRECT, state=f"s{n}"), timeout=TIMEOUT)
-    assert rows(box, "sessions") <= 200
-    assert rows(box, "pending") <= 200
+    assert rows(box, "sessions") == 50
+    assert rows(box, "pending") == 50
+    with requests.Session() as browser:  # one more browser, keeping its cookie: 10 of its own
+        for n in range(20):
+            browser.get(authorize_url(box, REDIRECT, state=f"b{n}"), timeout=TIMEOUT)
+    assert rows(box, "sessions") == 50
+    assert rows(box, "pending") == 55  # 49 others' and 10 of its own, the oldest pruned
