@@ -82,6 +82,9 @@ CREATE TABLE IF NOT EXISTS tokens (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tokens_family ON tokens(family);
+CREATE INDEX IF NOT EXISTS sessions_by_age ON sessions(email, expires_at);
+CREATE INDEX IF NOT EXISTS pending_by_session ON pending(session_hash, expires_at);
+CREATE INDEX IF NOT EXISTS pending_by_age ON pending(expires_at);
 CREATE INDEX IF NOT EXISTS tokens_code ON tokens(code_hash);
 CREATE TABLE IF NOT EXISTS messages (
     id         TEXT PRIMARY KEY,
@@ -100,6 +103,17 @@ CREATE TABLE IF NOT EXISTS messages (
 PENDING_PER_SESSION = 10
 ANONYMOUS_SESSIONS = 1000
 PENDING_ALL = 1000
+# Pruning deletes what is older than the N-th newest row (the subquery is NULL while there are
+# fewer): an index walk to it, then only the rows that go.
+_PRUNE_ANONYMOUS_PENDING = (
+    "DELETE FROM pending WHERE session_hash IN (SELECT session_hash FROM sessions WHERE email "
+    "IS NULL AND expires_at < (SELECT expires_at FROM sessions WHERE email IS NULL "
+    "ORDER BY expires_at DESC LIMIT 1 OFFSET ?))"
+)
+_PRUNE_ANONYMOUS = (
+    "DELETE FROM sessions WHERE email IS NULL AND expires_at < (SELECT expires_at FROM sessions "
+    "WHERE email IS NULL ORDER BY expires_at DESC LIMIT 1 OFFSET ?)"
+)
 
 #: Salted PBKDF2-SHA256, as a real server stores passwords, but with a teaching sandbox's
 #: iteration count: its passwords are a demo one printed on the login page and learners' test
@@ -333,17 +347,8 @@ class Store:
                     "INSERT INTO sessions VALUES (?,?,?,?)",
                     (digest(session_id), csrf, None, time.time() + lifetime),
                 ),
-                (
-                    "DELETE FROM sessions WHERE email IS NULL AND session_hash NOT IN "
-                    "(SELECT session_hash FROM sessions WHERE email IS NULL "
-                    "ORDER BY expires_at DESC LIMIT ?)",
-                    (ANONYMOUS_SESSIONS,),
-                ),
-                (
-                    "DELETE FROM pending WHERE session_hash NOT IN "
-                    "(SELECT session_hash FROM sessions)",
-                    (),
-                ),
+                (_PRUNE_ANONYMOUS_PENDING, (ANONYMOUS_SESSIONS - 1,)),
+                (_PRUNE_ANONYMOUS, (ANONYMOUS_SESSIONS - 1,)),
             ]
         )
         return session_id, csrf
@@ -415,15 +420,15 @@ class Store:
                     ),
                 ),
                 (
-                    "DELETE FROM pending WHERE session_hash=? AND txn_hash NOT IN "
-                    "(SELECT txn_hash FROM pending WHERE session_hash=? "
-                    "ORDER BY expires_at DESC LIMIT ?)",
-                    (session_hash, session_hash, PENDING_PER_SESSION),
+                    "DELETE FROM pending WHERE session_hash=? AND expires_at < (SELECT "
+                    "expires_at FROM pending WHERE session_hash=? ORDER BY expires_at DESC "
+                    "LIMIT 1 OFFSET ?)",
+                    (session_hash, session_hash, PENDING_PER_SESSION - 1),
                 ),
                 (
-                    "DELETE FROM pending WHERE txn_hash NOT IN "
-                    "(SELECT txn_hash FROM pending ORDER BY expires_at DESC LIMIT ?)",
-                    (PENDING_ALL,),
+                    "DELETE FROM pending WHERE expires_at < (SELECT expires_at FROM pending "
+                    "ORDER BY expires_at DESC LIMIT 1 OFFSET ?)",
+                    (PENDING_ALL - 1,),
                 ),
             ]
         )
