@@ -33,7 +33,6 @@ from .defaults import DEFAULT_PORT
 from .process import (
     SandboxInfo,
     ensure_running,
-    is_up,
     next_free_port,
     recorded_info,
     stop_running,
@@ -45,7 +44,6 @@ if TYPE_CHECKING:
 __all__ = [
     "SandboxInfo",
     "ensure_running",
-    "is_up",
     "serve_in_thread",
     "faults",
     "Faults",

@@ -2,7 +2,7 @@
 
     >>> from helpers.sandbox import process
     >>> info = process.ensure_running()     # reuses this data folder's sandbox, or starts one
-    >>> process.is_up(info.url)
+    >>> process.stop_running()              # only this data folder's sandbox
     True
 
 A background sandbox is a detached ``python -m helpers.sandbox`` process; its state file
@@ -128,12 +128,6 @@ def _get_json(url: str, timeout: float = 1.0) -> dict | None:
 
 def _health(port: int, timeout: float = 1.0) -> dict | None:
     return _get_json(f"http://127.0.0.1:{port}/health", timeout)
-
-
-def is_up(url: str, timeout: float = 0.5) -> bool:
-    """Whether a sandbox answers at ``url`` now (e.g. while waiting for a sign-in)."""
-    health = _get_json(url.rstrip("/") + "/health", timeout)
-    return bool(health) and health.get("service") == SERVICE
 
 
 def _read_state(data_dir: Path) -> dict | None:
