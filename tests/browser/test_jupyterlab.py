@@ -230,7 +230,8 @@ class Notebook:
     def all_cells_ran(self) -> bool:
         """No cell waits to run (``[*]``), and the last code cell has run (``[n]``)."""
         prompts = self.panel.locator(".jp-Cell.jp-CodeCell .jp-InputPrompt")
-        texts = [t.strip() for t in prompts.all_inner_texts()]
+        # A collapsed cell (an exercise's hidden solution) shows no prompt text: skip it.
+        texts = [t.strip() for t in prompts.all_inner_texts() if t.strip()]
         return bool(texts) and "[*]:" not in texts and bool(re.match(r"\[\d+\]:", texts[-1]))
 
 
