@@ -32,6 +32,7 @@ from .control import Faults, faults
 from .defaults import DEFAULT_PORT
 from .process import (
     SandboxInfo,
+    debug_url,
     ensure_running,
     next_free_port,
     recorded_info,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SandboxInfo",
+    "debug_url",
     "ensure_running",
     "serve_in_thread",
     "faults",

@@ -69,6 +69,15 @@ def test_the_owner_reads_it_with_state_and_redirect_uri_query_masked(box, standi
     assert box.info.control_token not in json.dumps(dict(browser.cookies))
 
 
+def test_the_notebooks_link_is_the_owners_and_a_stranger_gets_the_bare_page(box, tmp_path):
+    from helpers.sandbox import debug_url
+
+    assert debug_url(box.url) == box.info.debug_url
+    assert requests.get(debug_url(box.url), timeout=TIMEOUT).status_code == 200
+    (Path(box.info.data_dir) / "sandbox.json").rename(tmp_path / "moved.json")  # not readable
+    assert debug_url(box.url) == box.url + "/debug/requests"
+
+
 def test_the_control_token_is_not_in_health_or_any_page(box):
     pages = [requests.get(box.url + p, timeout=TIMEOUT).text for p in ("/health", "/")]
     pages.append(requests.get(box.info.debug_url, timeout=TIMEOUT).text)
