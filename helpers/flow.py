@@ -103,7 +103,7 @@ def wait_for_code(
     interrupt (■, Ctrl-C) first asks for the pasted address (``ask_for_pasted_callback``), and
     is raised only if none is given. The listener is stopped whatever happens.
     """
-    listener = CallbackListener(request.redirect_uri, request.state, on_event=on_event)
+    listener = CallbackListener(request.listen_uri, request.state, on_event=on_event)
     listener.start(timeout=None)  # wait() below bounds it
     try:
         _emit(on_event, "waiting", "Waiting for you to sign in and click Allow.")

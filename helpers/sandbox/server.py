@@ -36,6 +36,7 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from . import pages
 from . import validator as policy
 from .defaults import DEMO_CLIENT_NAME, DEMO_REDIRECT_URI, DEMO_SCOPES, REALM, SERVICE
+from .hub import HubFront
 from .pages import error_page, html_response, page
 from .resource import ProtectedApi
 from .store import Store, digest
@@ -82,6 +83,7 @@ class SandboxApp(ProtectedApi):
         self._fail_next = 0
         self._lock = threading.Lock()
         self.on_shutdown = None  # set by the runner: callable with no arguments
+        self.hub: HubFront | None = None  # set when serving a class behind JupyterHub
 
         self.store.put_client(
             demo.client_id,
@@ -203,7 +205,7 @@ class SandboxApp(ProtectedApi):
         self.last_activity = time.monotonic()
         started = time.perf_counter()
         try:
-            resp = self._misdirected(req) or self._route(req)
+            resp = self._answer(req)
         except (BadInput, UnicodeDecodeError, ValueError) as exc:
             log.info("bad request %s %s: %s", req.method, req.path, exc)
             resp = self._bad_input(req, str(exc))
@@ -212,6 +214,21 @@ class SandboxApp(ProtectedApi):
             resp = self._bad_input(req, "The sandbox could not handle this request.")
         if not req.path.startswith("/debug/"):
             self._record(req, resp, time.perf_counter() - started)
+        return resp
+
+    def _answer(self, req: Request) -> Response:
+        if self.hub is None:
+            return self._misdirected(req) or self._route(req)
+        # Behind JupyterHub (helpers/sandbox/hub.py): the prefix's pages, then the progress.
+        inner, refused = self.hub.incoming(req)
+        if refused is not None:
+            return refused
+        if inner is not None:
+            resp = self.hub.outgoing(self._route(inner))
+            req = inner
+        else:
+            resp = self._misdirected(req) or self._route(req)
+        self.hub.observe(self, req, resp)
         return resp
 
     def _misdirected(self, req: Request) -> Response | None:
@@ -407,6 +424,10 @@ class SandboxApp(ProtectedApi):
             return step
         form, (session_hash, csrf, _), txn, pending = step
         user = self.store.check_login(form.get("email", ""), form.get("password", ""))
+        if user is None and self.hub is not None:  # a learner's first sign-in on a class hub
+            user = self.hub.class_account(
+                self.store, form.get("email", ""), form.get("password", "")
+            )
         if user is None:
             return self._login_response(
                 pending,
