@@ -21,12 +21,15 @@ environment; nothing needs setting by hand.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import ClassroomError
@@ -41,9 +44,20 @@ _open = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port below the ephemeral range, where outgoing connections (the
+    browser's, JupyterLab's, the other learners') never take it before the listener binds."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(100):
+        port = random.SystemRandom().randrange(20000, max(low, 20001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise ClassroomError("No free port for the callback listener: restart the kernel.")
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,10 @@ class Seat:
             with _open(request, timeout=timeout) as resp:
                 resp.read()
         except urllib.error.HTTPError as e:
-            detail = e.read().decode("utf-8", "replace")[:300]
+            try:
+                detail = json.loads(e.read().decode("utf-8"))["error"]
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                detail = e.reason
             raise ClassroomError(
                 f"The class callback service refused this sign-in ({e.code}: {detail}). Ask "
                 "your teacher to check the hub's oauth-callback service."
