@@ -254,4 +254,9 @@ def load(env_file: str | os.PathLike | None = None, *, quiet: bool = False) -> O
                 f"Using the local sandbox at {info.url} (OAUTH_SERVICE_URL is not set; "
                 "fill .env to use GoTo)."
             )
-    return validate(values, source)
+    config = validate(values, source)
+    if config.authorize_base_url and not quiet:  # on a class hub (helpers/hub.py)
+        from . import hub
+
+        print(hub.where(config))
+    return config

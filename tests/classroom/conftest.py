@@ -8,6 +8,7 @@ under ``CI=true``, where that is a failure (``.ci/run`` installs both).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.browser.test_jupyterlab import LAB_CONFIG, USER_SETTINGS
 from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +118,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise AssertionError(f"jupyterhub did not become healthy:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def hub(tmp_path_factory):
     hub_bin = Path(sys.executable).parent / "jupyterhub"
     if not hub_bin.exists():
@@ -132,11 +134,24 @@ def hub(tmp_path_factory):
     token = secrets.token_hex(32)
     # The teacher's config, unchanged, plus a test-only admin service to start servers.
     config = work / "test_config.py"
+    settings = work / "lab-settings"
+    for name, values in USER_SETTINGS.items():
+        (settings / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings / name).write_text(json.dumps(values), "utf-8")
+    (work / "lab-config").mkdir()
+    (work / "lab-config" / "jupyter_lab_config.json").write_text(json.dumps(LAB_CONFIG))
+    lab_env = {
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTER_CONFIG_DIR": str(work / "lab-config"),
+    }
     config.write_text(
         f"load_subconfig({str(CLASSROOM / 'jupyterhub_config.py')!r})\n"
         "c.JupyterHub.services.append({'name': 'test-admin', 'api_token': %r})\n"
         "c.JupyterHub.load_roles.append({'name': 'test-admin', 'services': ['test-admin'], "
-        "'scopes': ['admin:users', 'admin:servers', 'tokens', 'read:users']})\n" % token
+        "'scopes': ['admin:users', 'admin:servers', 'tokens', 'read:users']})\n"
+        % token
+        # JupyterLab as tests/browser/ runs it: every cell rendered, no news.
+        + f"c.Spawner.environment.update({lab_env!r})\n"
     )
     env = dict(
         os.environ,
