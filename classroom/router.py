@@ -202,7 +202,10 @@ def main() -> None:
 
     url = urlsplit(os.environ["JUPYTERHUB_SERVICE_URL"])
     app = make_app()
-    app.listen(url.port, url.hostname)
+    # On one machine: loopback only. In a hub pod (http://hub:8771): the pod's interfaces,
+    # which the chart's network policy guards.
+    loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
+    app.listen(url.port, url.hostname if loopback else "")
     ioloop.IOLoop.current().start()
 
 
