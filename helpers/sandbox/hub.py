@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,12 @@ FRONT_ROUTES = {
     ("GET", "/oauth/consent"),
     ("POST", "/oauth/consent"),
 }
+
+
+CLASS_HINT = (
+    b'<aside class="demo"><p>Sign in with your JupyterHub name and the password your '
+    b"notebook's first cell shows.</p></aside>"
+)
 
 
 def class_password(secret: bytes, name: str) -> str:
@@ -106,8 +113,10 @@ class HubFront:
             body = resp.body
             for attr in (b'action="/', b'href="/'):
                 body = body.replace(attr, attr[:-1] + self.prefix.encode() + b"/")
-            # Learners sign in with their hub name, which is not an email address.
+            # Learners sign in with their hub name, which is not an email address, and with
+            # the password their notebook shows, not the demo account's.
             body = body.replace(b'type="email"', b'type="text"')
+            body = re.sub(rb'<aside class="demo".*?</aside>', CLASS_HINT, body, flags=re.S)
             resp.body = body
         return resp
 

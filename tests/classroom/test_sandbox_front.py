@@ -80,6 +80,7 @@ def test_pages_through_the_hub_keep_to_its_prefix(sandbox):
     login = _authorize(front, running.info.client_id, "http://127.0.0.1:5000/", "hub.example:8000")
     assert 'action="/services/oauth-sandbox/oauth/login"' in login.text
     assert 'type="text"' in login.text and 'type="email"' not in login.text  # hub names
+    assert "your JupyterHub name" in login.text and "demo-password" not in login.text
     browser.cookies.update(login.cookies)
     fields = dict(re.findall(r'name="(csrf_token|txn)" value="([^"]+)"', login.text))
     wrong = browser.post(
