@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import stat
+import threading
 import time
 
 import pytest
@@ -45,6 +46,19 @@ def run_and_kill(ctx, target, args, rng, longest: float) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.join(10)
     assert proc.exitcode == -signal.SIGKILL, proc.exitcode
+
+
+def settle_requests(limit: float = 10.0) -> None:
+    """Wait until the in-thread sandbox has answered every request it was sent.
+
+    A child killed just after sending its refresh leaves that request inside the server. If the
+    parent refreshed before the server got to it, the two would race, and rotation's reuse
+    detection would revoke the whole family: the next child would then die by itself.
+    """
+    deadline = time.monotonic() + limit
+    while any(t.name.endswith("(process_request_thread)") for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the sandbox is still answering a request after 10 s"
+        time.sleep(0.005)
 
 
 def leftovers(folder) -> list[str]:
@@ -115,6 +129,7 @@ def test_rotating_refreshes_killed_at_random_moments_lose_only_inside_the_rotati
         for _ in range(ROTATION_KILLS):
             progress.write_text("")
             run_and_kill(ctx, _savers.refresh_loop, (str(path), str(progress), config), rng, 0.08)
+            settle_requests()
             steps = progress.read_text().split()
             in_window = bool(steps) and steps[-2] == "R"
             current = store.load()
