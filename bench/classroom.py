@@ -71,37 +71,52 @@ def _worker(hub: dict, learners: list[tuple[str, str, int]], ready, go, results)
     secret = hub["class_secret"].encode()
     gate = threading.Event()
 
-    def one(name: str, token: str, port: int) -> float:
+    def one(name: str, token: str, port: int) -> dict[str, float]:
         seat = Seat(user=name, router_url=hub["router"], api_token=token, port=port)
         browser = requests.Session()
         browser.trust_env = False
         gate.wait()
-        began = time.monotonic()
+        steps: dict[str, float] = {}
+        began = last = time.monotonic()
+
+        def step(name: str) -> None:
+            nonlocal last
+            now = time.monotonic()
+            steps[name], last = now - last, now
+
         request = AuthorizationRequest.new(cfg)
         seat.register(request.state)
+        step("register")
         with CallbackListener(seat.listen_uri(cfg.redirect_uri), request.state) as listener:
             page = browser.get(request.url, timeout=120)
+            step("authorize")
             action, fields = _form(page.text, "/oauth/login")
             fields.update(email=name, password=class_password(secret, name))
             page = browser.post(urljoin(page.url, action), data=fields, timeout=120)
+            step("login")
             action, fields = _form(page.text, "/oauth/consent")
             fields["decision"] = "allow"
             answer = browser.post(
                 urljoin(page.url, action), data=fields, allow_redirects=False, timeout=120
             )
+            step("consent")
             routed = browser.get(answer.headers["Location"], allow_redirects=False, timeout=120)
+            step("class callback")
             where = routed.headers.get("Location", "")
             prefix = f"/user/{name}/proxy/{port}"
             if routed.status_code != 302 or not where.startswith(prefix):
                 raise AssertionError(f"{name}: the class callback answered {routed.status_code}")
             browser.get(f"http://127.0.0.1:{port}{where[len(prefix) :]}", timeout=120)
             code = listener.wait(120).code
+            step("listener")
         got = tokens.exchange(cfg, request, code, timeout=120)
+        step("token")
         if got.principal != name:
             raise AssertionError(f"{name} got {got.principal}'s token")
-        return time.monotonic() - began
+        steps["total"] = time.monotonic() - began
+        return steps
 
-    latencies, errors = [], []
+    timings, errors = [], []
     with concurrent.futures.ThreadPoolExecutor(len(learners)) as pool:
         futures = [pool.submit(one, *learner) for learner in learners]
         ready.wait()
@@ -109,10 +124,10 @@ def _worker(hub: dict, learners: list[tuple[str, str, int]], ready, go, results)
         gate.set()
         for f in concurrent.futures.as_completed(futures):
             try:
-                latencies.append(f.result())
+                timings.append(f.result())
             except Exception as exc:  # noqa: BLE001 - counted and shown
                 errors.append(f"{type(exc).__name__}: {exc}"[:200])
-    results.put((latencies, errors, time.monotonic()))
+    results.put((timings, errors, time.monotonic()))
 
 
 def one_class(hub, k: int, workers: int, run: int) -> dict:
@@ -127,6 +142,7 @@ def one_class(hub, k: int, workers: int, run: int) -> dict:
         "client_secret": hub.client_secret(),
         "class_secret": hub.class_secret().decode(),
     }
+    workers = min(workers, k)
     ctx = multiprocessing.get_context("spawn")
     ready, go, results = ctx.Barrier(workers + 1), ctx.Event(), ctx.Queue()
     procs = [
@@ -138,15 +154,16 @@ def one_class(hub, k: int, workers: int, run: int) -> dict:
     ready.wait(300)
     began = time.monotonic()
     go.set()
-    latencies, errors, ends = [], [], []
+    timings, errors, ends = [], [], []
     for _ in procs:
-        lat, err, end = results.get(timeout=600)
-        latencies += lat
+        got, err, end = results.get(timeout=600)
+        timings += got
         errors += err
         ends.append(end)
     for proc in procs:
         proc.join(10)
     elapsed = max(ends) - began
+    latencies = [t["total"] for t in timings]
     return {
         "k": k,
         "errors": errors,
@@ -154,6 +171,7 @@ def one_class(hub, k: int, workers: int, run: int) -> dict:
         "throughput": len(latencies) / elapsed,
         "p50": median(latencies),
         "p99": pct(latencies, 99),
+        "steps": {s: median([t[s] for t in timings]) for s in (timings[0] if timings else {})},
     }
 
 
@@ -175,7 +193,8 @@ def main(argv=None) -> int:
     for r in runs:
         print(
             f"K = {r['k']}: {r['throughput']:.0f} sign-ins/s; p50 {ms(r['p50'])}, "
-            f"p99 {ms(r['p99'])}; {len(r['errors'])} errors {r['errors'][:3]}"
+            f"p99 {ms(r['p99'])}; {len(r['errors'])} errors {r['errors'][:3]}\n  median ms "
+            "per step: " + ", ".join(f"{s} {v * 1000:.0f}" for s, v in r["steps"].items())
         )
     print(
         f"median of {len(runs)}: {median([r['throughput'] for r in runs]):.0f} sign-ins/s, "

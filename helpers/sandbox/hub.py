@@ -131,8 +131,7 @@ class HubFront:
             password.encode(), class_password(self.class_secret, name).encode()
         ):
             return None
-        store.put_user(name, password, name)
-        return store.check_login(name, password)
+        return store.put_user(name, password, name)  # one password hash, not two
 
     # --- progress, for the instructor page --------------------------------------------------
 
