@@ -137,7 +137,7 @@ def test_a_learner_cannot_open_the_other_learners_server(servers):
     hub = servers
     answer = hub.session("alice").get(hub.url + "/user/bob/lab", timeout=30)
     assert answer.status_code == 403  # the hub's own answer, after its OAuth round trip
-    assert "bob" not in answer.url.split("/hub/")[0] or "/hub/" in answer.url
+    assert "JupyterLab" not in answer.text
 
 
 def test_a_callback_sent_straight_to_the_other_learners_listener_is_refused_by_its_state(servers):
@@ -145,7 +145,6 @@ def test_a_callback_sent_straight_to_the_other_learners_listener_is_refused_by_i
     included: bob's state check is what refuses her forged callback (as notebook 03 teaches)."""
     hub = servers
     port = free_port()
-    cfg = class_config(hub)
     listener = CallbackListener(f"http://127.0.0.1:{port}/services/oauth-callback/", "bobs-state")
     listener.start()
     try:
@@ -158,7 +157,6 @@ def test_a_callback_sent_straight_to_the_other_learners_listener_is_refused_by_i
         assert listener.is_running and listener.status.kind == "ignored"
     finally:
         listener.stop()
-    assert cfg.redirect_uri.endswith("/services/oauth-callback/")
 
 
 def test_a_port_held_by_one_learner_cannot_be_claimed_by_another(servers):

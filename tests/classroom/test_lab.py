@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM_ARGS, VIEWPORT, _chromium_path, _unavailable
+from tests.browser.conftest import VIEWPORT
 from tests.browser.test_jupyterlab import Notebook
 
 from .conftest import INSTRUCTOR, LEARNERS, PASSWORD
@@ -17,21 +17,6 @@ from .conftest import INSTRUCTOR, LEARNERS, PASSWORD
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 90_000  # two JupyterLabs and two kernels starting on a small machine
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright for Python is not installed (pip install -r requirements-dev.txt)")
-    path = _chromium_path()
-    if path is None:
-        _unavailable("Chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _hub_login(context, hub, name: str):
