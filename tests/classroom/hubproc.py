@@ -164,3 +164,13 @@ def start_hub(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        _stop_leftover_proxy(work / "state" / "jupyterhub-proxy.pid")
+
+
+def _stop_leftover_proxy(pid_file: Path) -> None:
+    """The proxy runs in its own session: if the hub died before stopping it, stop it here."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass  # no pid file (the hub removed it on a clean stop), or no such process
