@@ -8,9 +8,13 @@
     errors         every failure a learner can cause, by name
 
 The widgets (``helpers.ui``) and the local sandbox (``helpers.sandbox``) are imported only
-when used, so ``import helpers`` stays light.
+when used, so ``import helpers`` stays light. In a notebook, importing it also shows the
+tutorial's errors as their message, the traceback folded away (``error_display``).
 """
 
+from . import error_display
 from .errors import OAuthTutorialError
+
+error_display.install()
 
 __all__ = ["OAuthTutorialError"]

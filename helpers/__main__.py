@@ -116,6 +116,7 @@ def run(args: argparse.Namespace, out: _Output) -> int:
         open_browser=not args.no_browser,
         ask=_ask(out) if paste else None,
         say=out.note,
+        return_to="the terminal",
     )
     saved = None if args.no_save else tokens.TokenStore().save(token)
     out.event(

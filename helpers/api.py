@@ -20,7 +20,7 @@ from .tokens import Token
 from .trace import Trace
 from .transport import DEFAULT_TIMEOUT, quoted, session_for, talking_to
 
-#: Paths of the two calls the tutorial makes. "Who am I" at GoTo is UNCONFIRMED (see GOTO.md).
+#: Paths of the two calls the tutorial makes. "Who am I" at GoTo is UNCONFIRMED (not in its documented APIs).
 MESSAGES_PATH = "/messaging/v1/messages"
 ME_PATH = "/identity/v1/Users/me"
 #: The setting that names the API's host, for error messages.

@@ -1,5 +1,8 @@
 """Open a URL in the learner's browser, and always show it as a link too.
 
+    >>> from helpers import browser
+    >>> browser.open_url("http://127.0.0.1:8765/")   # the link, and a browser tab if possible
+
 The standard ``webbrowser`` module picks the browser; the standard ``BROWSER`` environment
 variable overrides it (tests use that to plug in a scripted browser). When no browser can be
 opened (a remote Jupyter server, a container), the link is still there to click or copy.
@@ -41,13 +44,21 @@ def _has_graphical_browser() -> bool:
     return True
 
 
-def open_url(url: str, *, label: str = "Open the sign-in page", show: bool = True) -> bool:
-    """Show the link, then ask the system to open it. Returns whether a browser was started."""
-    if show:
-        show_link(url, label)
+def start_browser(url: str) -> bool:
+    """Ask the system to open ``url`` in a browser. Returns whether one was started."""
     if not _has_graphical_browser():
         return False
     try:
         return webbrowser.open(url, new=2)
     except webbrowser.Error:
         return False
+
+
+def open_url(url: str, *, label: str = "Open the sign-in page", show: bool = True) -> None:
+    """Show the link, then ask the system to open it.
+
+    Returns None, so a cell ending with it shows the link and no ``Out: False`` under it.
+    """
+    if show:
+        show_link(url, label)
+    start_browser(url)

@@ -324,6 +324,8 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         One send avoids the Nagle + delayed-ACK stall (~40 ms) of headers and body written
         separately; ``Connection: close`` avoids keep-alive connections that hold a thread.
         """
+        back_to = self.server.listener.return_to
+        paragraphs = tuple(p.replace("the notebook", back_to) for p in paragraphs)
         body = b"" if self.command == "HEAD" else _page(title, paragraphs)
         try:
             phrase = HTTPStatus(status).phrase
@@ -429,6 +431,7 @@ class CallbackListener:
     kind listening, ignored, received, error, stopped or timeout; requests are reported from
     the server's threads, the rest from the thread calling ``start()``, ``stop()`` or
     ``wait()``. It must be quick, and its exceptions are ignored. Use as a context manager, or ``start()`` then ``wait()``.
+    ``return_to``: where the browser's pages send the learner back to ("the terminal").
     """
 
     def __init__(
@@ -437,6 +440,7 @@ class CallbackListener:
         expected_state: str,
         *,
         on_event: EventCallback | None = None,
+        return_to: str = "the notebook",
     ) -> None:
         why = check_redirect_uri(redirect_uri)
         parts = urlsplit(redirect_uri)
@@ -455,6 +459,7 @@ class CallbackListener:
         self.redirect_uri = redirect_uri
         self._expected_state = expected_state
         self._on_event = on_event
+        self.return_to = return_to  # where the browser's page sends the learner back to
 
         self._lock = threading.Lock()
         self._server: _CallbackServer | None = None

@@ -142,30 +142,96 @@ class InvalidCallbackAddress(CallbackError):
         )
 
 
+class RepeatedSignIn(CallbackError):
+    """A sign-in cell was run again while its sign-in was still waiting."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This cell was run again while its sign-in was still waiting (Shift+Enter after "
+            "clicking the sign-in link runs the cell that holds it). No second sign-in was "
+            "started: the first one finished, and what it gave is kept. Next: click the next "
+            "cell, then Shift+Enter. To sign in again, run this cell once more."
+        )
+
+
 # --- stage 4: the token endpoint -----------------------------------------------------------
 
 
 class TokenError(OAuthTutorialError):
-    """The token endpoint refused a request (an RFC 6749 §5.2 error response)."""
+    """The token endpoint refused a request (an RFC 6749 §5.2 error response).
+
+    ``grant``: the grant attempted (``authorization_code``, ``refresh_token``; None when not a
+    grant, e.g. a revocation); ``pkce``: whether a code verifier was sent. With the server's
+    ``description``, they choose the advice that fits (``advice_for``).
+    """
 
     #: What this error usually means for a learner; subclasses override it.
     advice = "Read the server's description above and check your configuration."
 
     def __init__(
-        self, error: str, description: str | None = None, status: int | None = None
+        self,
+        error: str,
+        description: str | None = None,
+        status: int | None = None,
+        *,
+        grant: str | None = None,
+        pkce: bool = False,
     ) -> None:
         self.error = error
         self.description = description
         self.status = status
+        self.grant = grant
+        self.pkce = pkce
         said = f": {description.rstrip('. ')}" if description else ""
         code = f"HTTP {status}, " if status else ""
-        super().__init__(f"The token endpoint answered {code}error={error!r}{said}. {self.advice}")
+        super().__init__(
+            f"The token endpoint answered {code}error={error!r}{said}. {self.advice_for()}"
+        )
+
+    def advice_for(self) -> str:
+        """The advice for this grant and this description (by default: ``advice``)."""
+        return self.advice
 
 
 class InvalidGrant(TokenError):
     advice = (
         "The code (or refresh token) was already used, has expired, or was issued for another "
         "redirect URI or client. Codes are single-use and short-lived: start a new sign-in."
+    )
+
+    def advice_for(self) -> str:
+        said = (self.description or "").lower()
+        if self.grant == "refresh_token":
+            return (
+                "Refreshing cannot help once the refresh token is revoked, expired or (where "
+                "the server rotates them) already used (RFC 6749 §6, §10.4): sign in again for "
+                "a new token."
+            )
+        if "redirect_uri" in said:
+            return (
+                "The token request must carry exactly the redirect URI of the authorization "
+                "request that brought this code (RFC 6749 §4.1.3): exchange the code with the "
+                "request it came from, or start a new sign-in."
+            )
+        if "verifier" in said or "pkce" in said:
+            return self._pkce
+        if "already used" in said:
+            return "Start a new sign-in for a new code."
+        if "expired" in said:
+            return "Exchange a code as soon as it arrives; start a new sign-in for a new one."
+        if self.grant == "authorization_code" and self.pkce and not said:
+            return (
+                "The server gave no reason. The usual one: "
+                + self._pkce[0].lower()
+                + self._pkce[1:]
+                + " Otherwise the code was used already or expired: start a new sign-in."
+            )
+        return self.advice
+
+    _pkce = (
+        "The PKCE code verifier does not match the code challenge of the sign-in that brought "
+        "this code (RFC 7636 §4.6). Only the request that started a sign-in holds its verifier: "
+        "exchange the code with that request."
     )
 
 
@@ -298,9 +364,14 @@ class TokenExpired(OAuthTutorialError):
 
 
 class ApiError(OAuthTutorialError):
-    """An API call with the bearer token failed."""
+    """An API call with the bearer token failed.
 
-    advice = "Read the API's answer above."
+    ``meaning`` says what the status means; ``next_step`` what to do. When the API's own
+    description says what went wrong, only the next step is added to it.
+    """
+
+    meaning = ""
+    next_step = "Read the API's answer above."
 
     def __init__(
         self, status: int, error: str | None = None, description: str | None = None
@@ -310,21 +381,25 @@ class ApiError(OAuthTutorialError):
         self.description = description
         said = f" error={error!r}" if error else ""
         said += f": {description.rstrip('. ')}" if description else ""
-        super().__init__(f"The API answered HTTP {status}{said}. {self.advice}")
+        advice = self.next_step if description or not self.meaning else self.advice
+        super().__init__(f"The API answered HTTP {status}{said}. {advice}")
+
+    @property
+    def advice(self) -> str:
+        return f"{self.meaning} {self.next_step}".strip()
 
 
 class InvalidToken(ApiError):
-    advice = (
-        "The access token is missing, expired or revoked (RFC 6750 invalid_token): refresh it, "
-        "or sign in again."
-    )
+    meaning = "The access token is missing, expired or revoked (RFC 6750 §3.1, invalid_token)."
+    next_step = "Refresh it (tokens.refresh), or sign in again."
 
 
 class InsufficientScope(ApiError):
-    advice = (
-        "The token is valid but lacks the scope this call needs (RFC 6750 insufficient_scope): "
-        "sign in again requesting that scope (it must be set on the OAuth client)."
+    meaning = (
+        "The token is valid but lacks the scope this call needs (RFC 6750 §3.1, "
+        "insufficient_scope)."
     )
+    next_step = "Sign in again requesting that scope (it must be set on the OAuth client)."
 
 
 # --- the local sandbox ---------------------------------------------------------------------
@@ -332,3 +407,17 @@ class InsufficientScope(ApiError):
 
 class SandboxError(OAuthTutorialError):
     """The local sandbox could not be started or reached."""
+
+
+class SandboxStopped(SandboxError):
+    """The local sandbox stopped answering while a sign-in waited for it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(
+            f"The local sandbox at {url} stopped answering while you were signing in, so the "
+            "browser cannot finish the sign-in (it shows 'refused to connect'). Its log, "
+            "sandbox.log in the sandbox's data folder (.sandbox/ by default), says why it "
+            "stopped. Start it again (run notebook 01's sandbox cell, or `python -m "
+            "helpers.sandbox` in a terminal), then run the sign-in again."
+        )

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from .errors import OAuthTutorialError, ServiceUnreachable
 from .transport import session_for, talking_to
 
-#: Every lab request gives up after this many seconds (pitfall 9: no call without a timeout).
+#: Every lab request gives up after this many seconds (requests has no default timeout).
 TIMEOUT = 5.0
 
 

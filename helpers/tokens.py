@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote_plus
+from urllib.parse import parse_qsl, quote_plus
 
 import requests
 from oauthlib.oauth2 import WebApplicationClient
@@ -150,11 +150,20 @@ class Token:
         return html_table([*self.rows(), ("Lifetime", self._lifetime())])
 
 
+def _form(body: str | bytes | None) -> dict[str, str]:
+    """The fields of a form-encoded request body (what the token request sent)."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    return dict(parse_qsl(body or ""))
+
+
 def _check_token_response(response: requests.Response) -> requests.Response:
     """A compliance hook that turns a failed or malformed answer into a named error."""
     data = json_object(response)
     if "error" in data or response.status_code >= 400:
-        raise_oauth_error(response, data)
+        sent = _form(response.request.body)
+        grant, pkce = sent.get("grant_type"), "code_verifier" in sent
+        raise_oauth_error(response, data, grant=grant, pkce=pkce)
     if not data.get("access_token"):
         raise UnexpectedResponse(
             response.url,
@@ -167,7 +176,7 @@ def _check_token_response(response: requests.Response) -> requests.Response:
 
 def _session(config: OAuthConfig, trace: Trace | None, **kwargs) -> OAuth2Session:
     # scope=None: we compare granted and requested scopes ourselves, so a narrower grant is
-    # reported instead of raised as oauthlib's "Scope has changed" Warning (pitfall 6).
+    # reported instead of raised as oauthlib's "Scope has changed" Warning (RFC 6749 §3.3).
     session = OAuth2Session(client=WebApplicationClient(config.client_id), scope=None, **kwargs)
     session.register_compliance_hook("access_token_response", _check_token_response)
     session.register_compliance_hook("refresh_token_response", _check_token_response)
@@ -206,7 +215,7 @@ def _token_from(
     return Token(
         access_token=data["access_token"],
         token_type=data.get("token_type") or "Bearer",  # GoTo's refresh answer may omit it
-        # GoTo's refresh answer usually has no refresh_token: keep the one we have (pitfall 8).
+        # GoTo's refresh answer usually has no refresh_token: keep the one we have (RFC 6749 §6).
         refresh_token=data.get("refresh_token") or (old.refresh_token if old else None),
         expires_at=float(expires_at) if expires_at is not None else None,
         scopes=scopes,

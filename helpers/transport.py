@@ -119,8 +119,8 @@ def json_object(response: requests.Response, setting: str = "OAUTH_SERVICE_URL")
     return data
 
 
-def raise_oauth_error(response: requests.Response, data: dict) -> NoReturn:
-    """Raise the named error for an RFC 6749 §5.2 error answer."""
+def raise_oauth_error(response: requests.Response, data: dict, **attempt) -> NoReturn:
+    """Raise the named error for an RFC 6749 §5.2 error answer (``attempt``: grant, pkce)."""
     error = quoted(data.get("error") or f"http_{response.status_code}")
     cls = TOKEN_ERRORS.get(error or "", TokenError)
-    raise cls(error, quoted(data.get("error_description")), response.status_code)
+    raise cls(error, quoted(data.get("error_description")), response.status_code, **attempt)

@@ -14,17 +14,21 @@ prints plain text lines instead.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from html import escape
+from urllib.parse import urlsplit
 
 from . import browser, flow
 from .authorization import AuthorizationRequest
 from .callback import CallbackResult, parse_callback_url
-from .config import OAuthConfig, html_table
-from .errors import OAuthTutorialError
+from .config import OAuthConfig, html_table, is_loopback_host
+from .errors import OAuthTutorialError, RepeatedSignIn, SandboxStopped
 from .tokens import Token, TokenStore
 from .trace import Trace
 
@@ -42,7 +46,7 @@ __all__ = [
     "widgets_enabled",
 ]
 
-#: Scopes a learner may pick, with what they allow (GoTo's messaging API; see docs/GOTO.md).
+#: Scopes a learner may pick, with what they allow (GoTo's messaging API).
 KNOWN_SCOPES: dict[str, str] = {
     "messaging.v1.send": "send text messages (the tutorial's scope)",
     "messaging.v1.read": "read text-message conversations",
@@ -51,6 +55,10 @@ KNOWN_SCOPES: dict[str, str] = {
 
 #: Seconds the notebooks wait for the learner to sign in.
 DEFAULT_TIMEOUT = flow.DEFAULT_TIMEOUT
+
+#: Added to the status line once the callback or the token is in: the sign-in cell is still the
+#: selected one (its link was clicked), so Shift+Enter would run it again.
+NEXT_STEP = "Next: click the next cell, then Shift+Enter."
 
 _forced: bool | None = None
 
@@ -157,6 +165,7 @@ class SignInPanel:
         self.kind = "new"
         self.message = "Not started."
         self._deadline: float | None = None
+        self._watch: flow.SandboxWatch | None = None
         self._widgets = widgets_enabled() if widgets is None else widgets
         self._lock = threading.Lock()
         self.widget = self._build() if self._widgets else None
@@ -180,11 +189,24 @@ class SignInPanel:
 
     # --- what the listener and the caller report -----------------------------------------------
 
-    def start_countdown(self, timeout: float | None = None) -> None:
-        """Show "waiting, N s left" from now until ``timeout`` seconds have passed."""
+    def start_countdown(
+        self, timeout: float | None = None, message: str | None = None, *, watch: bool = True
+    ) -> None:
+        """Show "waiting, N s left" from now until ``timeout`` seconds have passed.
+
+        ``watch``: when the sign-in page is the local sandbox's (a loopback address), look at
+        its ``/health`` meanwhile and say so if it stops answering (``flow.SandboxWatch``).
+        """
         self._deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
-        self.set_status("waiting", "Waiting for you to sign in and click Allow.")
+        self.set_status("waiting", message or flow.waiting_message())
         _ticker.add(self)
+        parts = urlsplit(self.url)
+        if watch and is_loopback_host(parts.hostname) and self._watch is None:
+            self._watch = flow.SandboxWatch(f"{parts.scheme}://{parts.netloc}", self._gone)
+            self._watch.start()
+
+    def _gone(self, error: SandboxStopped) -> None:
+        self.set_status("error", f"{error} Press ■ (interrupt) to stop waiting.")
 
     def on_event(self, kind: str, message: str) -> None:
         """Listener callback (called from its threads)."""
@@ -192,6 +214,8 @@ class SignInPanel:
             return  # the stop that follows an outcome says nothing new
         if kind == "listening":
             kind = "waiting"
+        if kind in ("received", "token"):
+            message = f"{message} {NEXT_STEP}"
         self.set_status(kind, message)
 
     def set_status(self, kind: str, message: str) -> None:
@@ -201,6 +225,8 @@ class SignInPanel:
         if kind not in ("waiting", "ignored"):
             self._deadline = None  # the wait is over: no more countdown
             _ticker.discard(self)
+            if self._watch is not None:
+                self._watch.stop()
         if self._widgets:
             self._status.value = self._status_html()
         elif kind != "waiting" or len(self.history) == 1:
@@ -210,6 +236,8 @@ class SignInPanel:
         if self._deadline is None or self.kind not in ("waiting", "ignored"):
             _ticker.discard(self)
             return
+        if self.seconds_left == 0 and self._watch is not None:
+            self._watch.stop()  # nothing waits any more
         if self._widgets:
             self._status.value = self._status_html()
 
@@ -234,9 +262,9 @@ class SignInPanel:
 
     # --- showing it -------------------------------------------------------------------------
 
-    def open(self) -> bool:
+    def open(self) -> None:
         """Open the link in a browser from the kernel (the cells do this for you)."""
-        return browser.open_url(self.url, show=False)
+        browser.open_url(self.url, show=False)
 
     def show(self) -> SignInPanel:
         if self._widgets:
@@ -253,17 +281,13 @@ class SignInPanel:
         return f"SignInPanel({self.kind}: {self.status_text})"
 
 
-def _ask(prompt: str) -> str:
-    # Looked up at call time, so a test can replace builtins.input.
-    return input(prompt)
-
-
 def _panel_events(panel: SignInPanel, timeout: float) -> Callable[[str, str], None]:
-    """The flow's events, shown on the panel: "waiting" starts its countdown."""
+    """The flow's events, shown on the panel: "waiting" starts its countdown (the flow itself
+    watches the sandbox)."""
 
     def on_event(kind: str, message: str) -> None:
         if kind == "waiting":
-            panel.start_countdown(timeout)
+            panel.start_countdown(timeout, message, watch=False)
         else:
             panel.on_event(kind, message)
 
@@ -277,6 +301,61 @@ def _show_failure(panel: SignInPanel, error: BaseException) -> None:
         panel.set_status("error", str(error))
 
 
+# --- a sign-in cell run again while its sign-in waited ----------------------------------------
+# Clicking the panel's link selects its cell; back in the notebook, Shift+Enter queues that
+# cell again. The kernel runs it once the sign-in is over, and it would start a second one.
+
+
+@dataclass(frozen=True)
+class _CellRun:
+    cell: str  # the notebook cell's id, as the frontend sends it
+    sent_at: float  # when the frontend asked to run it (its clock)
+
+
+@dataclass(frozen=True)
+class _SignInDone:
+    run: _CellRun
+    took: float  # seconds the sign-in lasted (this kernel's clock)
+
+
+_last_sign_in: _SignInDone | None = None
+
+
+def _this_cell_run() -> _CellRun | None:
+    """The cell being run and when the frontend asked for it; None outside a notebook."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    parent = getattr(shell, "parent_header", None) or {}
+    cell = (parent.get("metadata") or {}).get("cellId")
+    sent = (parent.get("header") or {}).get("date")
+    if isinstance(sent, str):
+        try:
+            sent = datetime.fromisoformat(sent.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not cell or not isinstance(sent, datetime):
+        return None
+    return _CellRun(cell, sent.timestamp())
+
+
+def _refuse_a_repeat(run: _CellRun | None) -> None:
+    """``RepeatedSignIn`` when this cell was asked to run again before its last sign-in ended.
+
+    Both times come from the frontend's clock, so the comparison holds whatever the kernel's.
+    """
+    last = _last_sign_in
+    if run is None or last is None or last.run.cell != run.cell:
+        return
+    if run.sent_at - last.run.sent_at < last.took:
+        raise RepeatedSignIn()
+
+
+def _record(run: _CellRun | None, started: float) -> None:
+    global _last_sign_in
+    if run is not None:
+        _last_sign_in = _SignInDone(run, time.monotonic() - started)
+
+
 def wait_for_callback(
     config: OAuthConfig,
     request: AuthorizationRequest,
@@ -285,6 +364,7 @@ def wait_for_callback(
     open_browser: bool = True,
     panel: SignInPanel | None = None,
     paste: bool = True,
+    button: str = "Allow",
 ) -> CallbackResult:
     """Show the sign-in panel, listen on the redirect URI, open the browser, wait.
 
@@ -293,7 +373,14 @@ def wait_for_callback(
     ``paste`` (the default), a timeout or an interrupt (■) first asks for the address the
     browser ended on (remote Jupyter: the browser cannot reach this kernel), checked like a
     callback; where the kernel cannot ask (no stdin), the error is raised as before.
+    ``button``: what the panel asks the learner to click on the consent page (Allow, Deny).
+    With the local sandbox (``config.is_sandbox``), the wait ends with ``SandboxStopped`` if
+    the sandbox stops answering. A cell run again while its sign-in waited raises
+    ``RepeatedSignIn`` instead of starting another.
     """
+    run = _this_cell_run()
+    _refuse_a_repeat(run)
+    started = time.monotonic()
     panel = panel or SignInPanel(request.url, timeout=timeout)
     panel.show()
     try:
@@ -302,11 +389,14 @@ def wait_for_callback(
             timeout=timeout,
             on_event=_panel_events(panel, timeout),
             open_browser=open_browser,
-            ask=_ask if paste else None,
+            ask=input if paste else None,
+            sandbox=flow.sandbox_url(config),
+            button=button,
         )
     except (OAuthTutorialError, KeyboardInterrupt) as e:
         _show_failure(panel, e)
         raise
+    _record(run, started)
     print(f"Callback received: {result!r}", flush=True)
     return result
 
@@ -325,8 +415,12 @@ def sign_in(
     """The whole flow in one call (``flow.sign_in``), with the sign-in panel.
 
     For notebooks that need a token but teach something else. ``save=True`` also saves it
-    with ``TokenStore().save``. ``paste``: as in ``wait_for_callback``.
+    with ``TokenStore().save``. ``paste``, the sandbox watch and ``RepeatedSignIn``: as in
+    ``wait_for_callback``.
     """
+    run = _this_cell_run()
+    _refuse_a_repeat(run)
+    started = time.monotonic()
     request = AuthorizationRequest.new(config, scopes=scopes, pkce=pkce)
     panel = SignInPanel(request.url, timeout=timeout)
     panel.show()
@@ -338,11 +432,12 @@ def sign_in(
             on_event=_panel_events(panel, timeout),
             open_browser=open_browser,
             trace=trace,
-            ask=_ask if paste else None,
+            ask=input if paste else None,
         )
     except (OAuthTutorialError, KeyboardInterrupt) as e:
         _show_failure(panel, e)
         raise
+    _record(run, started)
     print(f"Token received: {token!r}", flush=True)
     if save:
         path = TokenStore().save(token)

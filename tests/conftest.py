@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from helpers.config import OAuthConfig
@@ -22,6 +24,19 @@ OAUTH_VARIABLES = (
 
 # Shaped like a GoTo secret: it holds '+', '/' and '=', which HTTP Basic encoding must survive.
 SECRET = "Qk+9x/Zr2=tPw7Lm+eV4"
+
+
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt in this test, as in a terminal or a kernel.
+
+    Started with SIGINT ignored (``nohup ... &``, some CI runners), Python leaves it ignored:
+    a test that interrupts a wait would wait out its timeout instead. Child processes started
+    meanwhile get the default disposition too (a handled signal is reset on exec).
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ def test_browser_variable_is_used_and_link_always_shown(tmp_path, monkeypatch, c
     script = tmp_path / "fake_browser.py"
     script.write_text(f"import sys; open({str(seen)!r}, 'w').write(sys.argv[1])")
     monkeypatch.setenv("BROWSER", f"{sys.executable} {script} %s")
-    assert browser.open_url("http://127.0.0.1:1/x?a=1", label="Sign in")
+    assert browser.open_url("http://127.0.0.1:1/x?a=1", label="Sign in") is None  # no Out: line
     assert seen.read_text() == "http://127.0.0.1:1/x?a=1"
+    assert browser.start_browser("http://127.0.0.1:1/y") is True
     assert "Sign in: http://127.0.0.1:1/x?a=1" in capsys.readouterr().out
 
 
@@ -21,5 +22,6 @@ def test_no_display_and_no_browser_variable_only_shows_the_link(monkeypatch, cap
     for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(sys, "platform", "linux")
-    assert browser.open_url("http://127.0.0.1:1/x") is False
+    assert browser.start_browser("http://127.0.0.1:1/x") is False
+    browser.open_url("http://127.0.0.1:1/x")
     assert "http://127.0.0.1:1/x" in capsys.readouterr().out

@@ -419,7 +419,7 @@ def test_context_manager_starts_and_stops(uri):
     assert can_bind(port_of(uri))
 
 
-def test_interrupting_wait_frees_the_port(uri):
+def test_interrupting_wait_frees_the_port(uri, ctrl_c):
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals reach the main thread only")
     lst = CallbackListener(uri, STATE).start()

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
+from dataclasses import replace
 
+import pytest
+
+from helpers import config as settings
 from helpers import flow
+from helpers.authorization import AuthorizationRequest
+from helpers.errors import CallbackTimeout, SandboxStopped
 from helpers.tokens import Token, TokenStore
 
 
@@ -53,3 +61,51 @@ def test_no_saved_token_or_a_refused_refresh_means_a_new_sign_in(config, token_s
     token = flow.saved_or_new_token(config, store, new_token=lambda: fresh, say=said.append)
     assert token is fresh
     assert "No usable saved token" in said[0] and "InvalidGrant" in said[-1]
+
+
+# --- the sandbox stops while a sign-in waits ---------------------------------------------------
+
+
+def test_the_wait_ends_with_sandbox_stopped_when_the_sandbox_stops_answering(
+    sandbox_env, monkeypatch
+):
+    monkeypatch.setattr(flow, "HEALTH_EVERY", 0.2)
+    cfg = settings.load(quiet=True)
+    request = AuthorizationRequest.new(cfg)
+    events = []
+    threading.Timer(0.5, sandbox_env.stop).start()  # the sandbox goes away mid-sign-in
+    started = time.monotonic()
+    with pytest.raises(SandboxStopped) as caught:
+        flow.wait_for_code(
+            request,
+            timeout=30,
+            on_event=lambda kind, message: events.append((kind, message)),
+            open_browser=False,
+            sandbox=flow.sandbox_url(cfg),
+        )
+    assert time.monotonic() - started < 10  # not the 30 s countdown
+    assert "stopped answering" in str(caught.value) and "sandbox.log" in str(caught.value)
+    assert ("error", str(caught.value)) in events
+
+
+def test_a_sandbox_that_answers_is_not_reported(sandbox_env, monkeypatch):
+    monkeypatch.setattr(flow, "HEALTH_EVERY", 0.1)
+    cfg = settings.load(quiet=True)
+    with pytest.raises(CallbackTimeout):  # ten looks at /health, all answered
+        flow.wait_for_code(
+            AuthorizationRequest.new(cfg), timeout=1, open_browser=False, sandbox=cfg.service_url
+        )
+
+
+def test_goto_is_never_watched(config):
+    assert flow.sandbox_url(replace(config, is_sandbox=False)) is None
+    assert flow.sandbox_url(replace(config, is_sandbox=True)) == config.service_url
+
+
+def test_a_busy_sandbox_is_not_taken_for_a_stopped_one():
+    with socket.socket() as server:  # accepts connections, never answers: busy, not gone
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        assert flow.sandbox_answers(url, timeout=0.3) is True
+    assert flow.sandbox_answers(url, timeout=0.3) is False  # closed: the connection is refused

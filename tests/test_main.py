@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.scripted_browser import sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +36,8 @@ def test_json_no_browser_completes_a_sign_in_driven_by_a_scripted_browser(sandbo
     proc = start("--json", "--no-browser", "--timeout", "20")
     first = json.loads(proc.stdout.readline())
     assert first["event"] == "authorization_url"
-    sign_in(first["url"])
+    page = sign_in(first["url"])
+    assert "return to the terminal" in page.text and "notebook" not in page.text
     rest = events(proc)
     assert proc.returncode == 0
     assert [e["event"] for e in rest] == ["token"]
@@ -122,7 +125,7 @@ def test_after_a_timeout_the_pasted_address_completes_the_sign_in(sandbox_env):
     assert rest[-1]["event"] == "token" and rest[-1]["principal"] == sandbox_env.info.user_email
 
 
-def test_ctrl_c_also_asks_and_giving_up_reports_the_interrupt(sandbox_env):
+def test_ctrl_c_also_asks_and_giving_up_reports_the_interrupt(sandbox_env, ctrl_c):
     import signal
 
     proc = start_pasting("--timeout", "60")
@@ -143,3 +146,35 @@ def test_a_closed_stdin_gives_the_timeout_as_before(sandbox_env):
     proc.stderr.close()
     last = json.loads(out.splitlines()[-1])
     assert proc.returncode == 1 and last["error"] == "CallbackTimeout"
+
+
+def test_a_sandbox_that_stops_mid_sign_in_is_reported_not_counted_down(sandbox_env):
+    proc = start("--json", "--no-browser", "--timeout", "120")
+    assert json.loads(proc.stdout.readline())["event"] == "authorization_url"
+    sandbox_env.stop()  # what the learner saw: "127.0.0.1 refused to connect" after Allow
+    rest = events(proc)  # within a few looks at /health, not after 120 s
+    assert proc.returncode == 1 and rest[-1]["error"] == "SandboxStopped", rest
+    assert "stopped answering" in rest[-1]["message"]
+
+
+def test_the_interrupting_tests_pass_when_pytest_starts_with_ctrl_c_ignored():
+    """As under ``nohup pytest &`` or a CI runner that ignores SIGINT: the ctrl_c fixture."""
+    import signal
+
+    if os.name != "posix":
+        pytest.skip("SIGINT dispositions are POSIX")
+    interrupting = [
+        "tests/test_ui.py::test_an_interrupt_also_offers_the_paste",
+        "tests/test_main.py::test_ctrl_c_also_asks_and_giving_up_reports_the_interrupt",
+        "tests/test_callback.py::test_interrupting_wait_frees_the_port",
+    ]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *interrupting],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "3 passed" in run.stdout

@@ -50,6 +50,12 @@ def _recording(f):
         return t
     return g
 _t.exchange, _t.refresh = _recording(_t.exchange), _recording(_t.refresh)
+import requests_oauthlib as _ro  # the "under the hood" cells call it directly
+_fetch = _ro.OAuth2Session.fetch_token
+def _rec_fetch(self, *a, **k):
+    t = _fetch(self, *a, **k); _SEEN.extend([t.get("access_token"), t.get("refresh_token")])
+    return t
+_ro.OAuth2Session.fetch_token = _rec_fetch
 """
 REPORT = "import json as _j; print('SEEN=' + _j.dumps([s for s in _SEEN if s]))"
 
@@ -130,9 +136,25 @@ TIMES: dict[str, float] = {}
 
 GOALS = {
     "01_configure": ["Talking to: the local sandbox", "problem(s)"],
-    "02_authorization_url": ["code_challenge_method", "<the authorization code>"],
-    "03_callback_listener": ["HTTP 403", "State matches this attempt: True", "Refused:"],
-    "04_token_exchange": ["Saved to", "my-client:s3cr%2Bt%2Fwith%3Dsigns", "principal: "],
+    "02_authorization_url": [
+        "code_challenge_method",
+        "<the-authorization-code>",
+        "state                  differs",
+        "Same endpoint: True",
+    ],
+    "03_callback_listener": [
+        "HTTP 403",
+        "State matches this attempt: True",
+        "Refused:",
+        "forged: 403 | ours: 200 | code kept: made-up",
+    ],
+    "04_token_exchange": [
+        "Saved to",
+        "my-client:s3cr%2Bt%2Fwith%3Dsigns",
+        "my-client:s3cr+t/with=signs",
+        "principal: ",
+        "fetch_token: a token for learner@example.com",
+    ],
     "05_calling_the_api": [
         "Message sent",
         "401 InvalidToken",
@@ -164,9 +186,27 @@ def test_notebook_runs_reaches_its_goal_and_shows_no_secret(
     assert len(secrets) >= 2
     leaked = [f"…{s[-4:]}" for s in secrets if s in text]
     assert not leaked, f"{name} shows secrets in its outputs: {leaked}"
+    check_exercises(name, nb)
     if name == "04_token_exchange":
         saved = json.loads(Path(env["OAUTH_TOKEN_FILE"]).read_text())
         assert saved["principal"] == sandbox.info.user_email
+
+
+def cell_text(cell) -> str:
+    return "\n".join(o.get("text", "") + str(o.get("data", {})) for o in cell.get("outputs", []))
+
+
+def check_exercises(name: str, nb) -> None:
+    """Under Run All, each open exercise reports "not done" (or, to be fixed, "not right") and
+    each hidden solution passes its check."""
+    learner = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    assert 1 <= len(solutions) <= 3 and len(learner) == len(solutions), name
+    for cell in learner:
+        assert "Not done yet" in cell_text(cell) or "Not right yet" in cell_text(cell), cell.source
+    for cell in solutions:
+        assert cell.metadata["jupyter"]["source_hidden"] is True
+        assert "✔ Right" in cell_text(cell), (cell.source, cell_text(cell))
 
 
 @pytest.mark.notebooks
@@ -215,3 +255,66 @@ def _browser(url: str) -> int:
 
 if __name__ == "__main__":
     sys.exit(_browser(sys.argv[1]))
+
+
+TOKEN = json.dumps(
+    {
+        "access_token": "AT-0123456789abcdef",
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "refresh_token": "RT-0123456789abcdef",
+        "scope": "messaging.v1.send",
+    }
+)
+GRANT_REFUSED = json.dumps({"error": "invalid_grant", "error_description": "refused"})
+
+
+@pytest.mark.parametrize(
+    ("answers", "conclusion"),
+    [
+        ((200, 400), "this server does not check PKCE"),
+        ((200, 400), "the thief already cashed the code in"),
+        ((400, 200), "Defence worked"),
+        ((400, 200), "still worked"),
+        ((400, 400), "burned after the failed attempt"),
+    ],
+)
+def test_06_pkce_lab_concludes_from_what_the_server_did(
+    config, token_server, capsys, answers, conclusion
+):
+    """The lab's two PKCE cells, against a token endpoint that checks PKCE or ignores it."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from helpers import lab, tokens
+    from helpers.authorization import AuthorizationRequest
+    from helpers.callback import CallbackResult
+    from helpers.errors import InvalidGrant, InvalidRequest
+    from tests.token_server import Answer
+
+    nb = nbformat_read("06_security_lab")
+    cells = [c.source for c in nb.cells if "stolen_worked" in c.source]
+    assert len(cells) == 2
+    for status in answers:
+        token_server.answers.append(Answer(status, TOKEN if status == 200 else GRANT_REFUSED))
+    # The sign-in is not under test here: the callback arrives as the listener would return it.
+    signed_in = SimpleNamespace(
+        wait_for_callback=lambda cfg, request, timeout: CallbackResult(
+            "code-0123456789", request.state
+        )
+    )
+    namespace = dict(
+        cfg=config, ui=signed_in, replace=replace, lab=lab, tokens=tokens,
+        AuthorizationRequest=AuthorizationRequest, InvalidGrant=InvalidGrant,
+        InvalidRequest=InvalidRequest,
+    )  # fmt: skip
+    for source in cells:
+        exec(source, namespace)  # noqa: S102 - the notebook's own cells
+    assert conclusion in capsys.readouterr().out
+    assert len(token_server.seen) == 2
+
+
+def nbformat_read(name: str):
+    import nbformat
+
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)

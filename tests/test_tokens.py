@@ -307,3 +307,82 @@ def test_no_proxy_is_used_to_reach_this_machine(config, token_server, monkeypatc
     assert tokens.exchange(config, AuthorizationRequest.new(config), "the-code").access_token
     token_server.answer(200, "", content_type="text/plain")
     tokens.revoke(config, tokens.Token(access_token="AT", refresh_token="RT"))
+
+
+# --- the advice fits the failure: the real sandbox's answers -----------------------------------
+
+
+def _sandbox_code(cfg, **request_options):
+    """A fresh code from the sandbox, signed in by the scripted browser."""
+    from helpers.callback import CallbackListener
+    from tests.scripted_browser import sign_in
+
+    request = AuthorizationRequest.new(cfg, **request_options)
+    with CallbackListener(cfg.redirect_uri, request.state) as listener:
+        sign_in(request.url)
+        return request, listener.wait(10).code
+
+
+def _refused(call) -> str:
+    with pytest.raises(errors.TokenError) as caught:
+        call()
+    return str(caught.value)
+
+
+def test_a_wrong_pkce_verifier_is_explained_as_pkce_not_as_a_used_code(sandbox_env):
+    from dataclasses import replace
+
+    from helpers import config
+
+    cfg = config.load(quiet=True)
+    request, code = _sandbox_code(cfg)
+    thief = replace(request, code_verifier="x" * 43)
+    said = _refused(lambda: tokens.exchange(cfg, thief, code))
+    assert "code verifier does not match the code challenge" in said and "RFC 7636" in said
+    assert "redirect URI" not in said
+
+
+def test_a_replayed_code_and_a_redirect_mismatch_each_get_their_own_advice(sandbox_env):
+    from dataclasses import replace
+
+    from helpers import config
+
+    cfg = config.load(quiet=True)
+    request, code = _sandbox_code(cfg)
+    tokens.exchange(cfg, request, code)
+    replayed = _refused(lambda: tokens.exchange(cfg, request, code))
+    assert "already used" in replayed and "Start a new sign-in for a new code." in replayed
+    assert "verifier" not in replayed and "redirect URI" not in replayed
+
+    request, code = _sandbox_code(cfg)
+    elsewhere = replace(request, redirect_uri=request.redirect_uri + "-elsewhere")
+    mismatch = _refused(lambda: tokens.exchange(cfg, elsewhere, code))
+    assert "exactly the redirect URI of the authorization request" in mismatch
+    assert "verifier" not in mismatch and "already used" not in mismatch.split(". ", 1)[1]
+
+
+def test_a_refresh_after_revocation_talks_about_refresh_tokens_not_codes(sandbox_env):
+    from helpers import config
+
+    cfg = config.load(quiet=True)
+    request, code = _sandbox_code(cfg)
+    token = tokens.exchange(cfg, request, code)
+    tokens.revoke(cfg, token)
+    with pytest.raises(errors.InvalidGrant) as caught:
+        tokens.refresh(cfg, token)
+    said = str(caught.value)
+    assert caught.value.grant == "refresh_token"
+    assert "refresh token" in said and "sign in again" in said
+    assert "code" not in said.lower()
+
+
+def test_the_401_advice_says_each_thing_once(sandbox_env):
+    from helpers import api, config
+
+    cfg = config.load(quiet=True)
+    with pytest.raises(errors.InvalidToken) as caught:
+        api.who_am_i(cfg, tokens.Token(access_token="not-a-real-token-at-all"))
+    said = str(caught.value)
+    assert caught.value.description  # the sandbox says what is wrong...
+    assert said.lower().count("revoked") == 1  # ...so the advice does not say it again
+    assert said.endswith("Refresh it (tokens.refresh), or sign in again.")

@@ -8,13 +8,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from helpers import ui
+from helpers import config, ui
 from helpers.authorization import AuthorizationRequest
-from helpers.errors import AuthorizationDenied
+from helpers.errors import AuthorizationDenied, SandboxStopped
 from helpers.tokens import Token, TokenStore
 from helpers.trace import Trace
 from tests.ports import can_bind, free_port
@@ -72,7 +73,7 @@ def test_sign_in_panel_link_needs_no_kernel_and_open_uses_the_browser(monkeypatc
 
 def test_panel_status_is_updated_from_another_thread_with_time_left():
     panel = ui.SignInPanel("http://127.0.0.1:9/a", widgets=True)
-    panel.start_countdown(120)
+    panel.start_countdown(120, watch=False)
     assert "s left" in panel._status.value
     t = threading.Thread(target=panel.on_event, args=("received", "Callback received."))
     t.start()
@@ -86,7 +87,7 @@ def test_panel_status_is_updated_from_another_thread_with_time_left():
 
 def test_countdown_ticks(monkeypatch):
     panel = ui.SignInPanel("http://127.0.0.1:9/a", widgets=True)
-    panel.start_countdown(50)
+    panel.start_countdown(50, watch=False)
     first = panel.seconds_left
     panel._deadline -= 10
     panel.tick()
@@ -96,7 +97,7 @@ def test_countdown_ticks(monkeypatch):
 
 def test_plain_text_panel_prints_lines(capsys):
     panel = ui.SignInPanel("http://127.0.0.1:9/a", widgets=False).show()
-    panel.start_countdown(10)
+    panel.start_countdown(10, watch=False)
     panel.on_event("ignored", "callback refused (403)")
     out = capsys.readouterr().out
     assert "http://127.0.0.1:9/a" in out
@@ -228,7 +229,7 @@ def test_widgets_are_off_outside_a_kernel():
         ui.use_widgets(None)
 
 
-# --- the paste fallback (PITFALLS #1) -----------------------------------------------------------
+# --- the paste fallback (remote Jupyter) --------------------------------------------------------
 
 
 def callback_address(request, **params) -> str:
@@ -253,7 +254,7 @@ def test_after_a_timeout_the_pasted_address_is_checked_and_returned(cfg, monkeyp
     assert can_bind(urlsplit(request.redirect_uri).port)
 
 
-def test_an_interrupt_also_offers_the_paste(cfg, monkeypatch):
+def test_an_interrupt_also_offers_the_paste(cfg, monkeypatch, ctrl_c):
     import _thread
 
     request = AuthorizationRequest.new(cfg)
@@ -307,3 +308,118 @@ def test_sign_in_completes_with_a_pasted_address(cfg, token_server, monkeypatch,
     token = ui.sign_in(cfg, timeout=0.3)
     assert token.access_token == "AT-pasted-abcdefghijkl"
     assert "code=CODE-pasted-abcdef" in token_server.seen[0].body
+
+
+# --- the sandbox stops while the panel waits (issue: "127.0.0.1 refused to connect") -----------
+
+
+def wait_until(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_panel_of_a_hand_run_listener_says_when_the_sandbox_stops(sandbox_env, monkeypatch):
+    monkeypatch.setattr(ui.flow, "HEALTH_EVERY", 0.2)
+    request = AuthorizationRequest.new(config.load(quiet=True))
+    panel = ui.SignInPanel(request.url, widgets=True)
+    panel.start_countdown(300)  # as notebooks 03 and 06 do before listener.wait()
+    time.sleep(0.6)
+    assert panel.kind == "waiting"  # it answers: nothing to say
+    sandbox_env.stop()
+    assert wait_until(lambda: panel.kind == "error")
+    assert "stopped answering" in panel._status.value and "■" in panel._status.value
+    assert "s left" not in panel._status.value  # no countdown to a timeout that means nothing
+
+
+def test_wait_for_callback_watches_the_configured_sandbox(sandbox_env, monkeypatch):
+    monkeypatch.setattr(ui.flow, "HEALTH_EVERY", 0.2)
+    cfg = config.load(quiet=True)
+    request = AuthorizationRequest.new(cfg)
+    panel = ui.SignInPanel(request.url, widgets=True)
+    threading.Timer(0.5, sandbox_env.stop).start()
+    with pytest.raises(SandboxStopped):
+        ui.wait_for_callback(cfg, request, timeout=60, open_browser=False, panel=panel, paste=False)
+    assert panel.kind == "error" and "stopped answering" in panel._status.value
+
+
+# --- what to do next, and the Shift+Enter trap -------------------------------------------------
+
+
+def test_the_panel_asks_for_the_button_the_lab_wants(cfg):
+    request = AuthorizationRequest.new(cfg)
+    panel = ui.SignInPanel(request.url, widgets=True)
+    send_callback(request.redirect_uri, delay=0.5, error="access_denied", state=request.state)
+    with pytest.raises(AuthorizationDenied):
+        ui.wait_for_callback(
+            cfg, request, timeout=10, open_browser=False, panel=panel, button="Deny"
+        )
+    assert ("waiting", "Waiting for you to sign in and click Deny.") in panel.history
+
+
+def test_once_the_token_is_in_the_panel_says_what_to_do_next(
+    cfg, token_server, monkeypatch, capsys
+):
+    token_server.answer_json({"access_token": "AT-next-step-0123456789", "expires_in": 60})
+
+    def stand_in_browser(url, **kw):
+        state = parse_qs(urlsplit(url).query)["state"][0]
+        send_callback(cfg.redirect_uri, code="CODE-next-step-123456", state=state)
+
+    monkeypatch.setattr(ui.browser, "open_url", stand_in_browser)
+    ui.sign_in(cfg, timeout=10)  # outside a kernel: the panel prints its status lines
+    out = capsys.readouterr().out
+    assert f"[token] Token received for the user. {ui.NEXT_STEP}" in out
+    assert "[received]" in out and ui.NEXT_STEP == "Next: click the next cell, then Shift+Enter."
+
+
+@pytest.fixture
+def notebook_cell():
+    """A real IPython shell whose current request says which cell runs and when it was sent."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+
+    def run(cell: str, sent_at: float) -> None:
+        shell.parent_header = {
+            "header": {"date": datetime.fromtimestamp(sent_at, timezone.utc).isoformat()},
+            "metadata": {"cellId": cell},
+        }
+
+    yield run
+    InteractiveShell.clear_instance()
+    ui._last_sign_in = None
+
+
+def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(
+    cfg, token_server, monkeypatch, notebook_cell
+):
+    from helpers.errors import RepeatedSignIn
+
+    for _ in range(3):
+        token_server.answer_json({"access_token": "AT-once-only-0123456789", "expires_in": 60})
+    opened = []
+
+    def stand_in_browser(url, **kw):
+        opened.append(url)
+        state = parse_qs(urlsplit(url).query)["state"][0]
+        send_callback(cfg.redirect_uri, delay=0.5, code="CODE-once-only-123456", state=state)
+
+    monkeypatch.setattr(ui.browser, "open_url", stand_in_browser)
+    sent = time.time()
+    notebook_cell("cell-a", sent)
+    ui.sign_in(cfg, timeout=10)  # lasts about half a second
+    notebook_cell("cell-a", sent + 0.2)  # Shift+Enter pressed while it waited
+    with pytest.raises(RepeatedSignIn, match="No second sign-in was started"):
+        ui.sign_in(cfg, timeout=10)
+    with pytest.raises(RepeatedSignIn):  # wait_for_callback is guarded the same way
+        ui.wait_for_callback(cfg, AuthorizationRequest.new(cfg), timeout=10)
+    assert len(opened) == 1
+    notebook_cell("cell-b", sent + 0.3)  # Run All: another cell, sent at the same time
+    ui.sign_in(cfg, timeout=10)
+    notebook_cell("cell-b", sent + 60)  # the learner runs it again, deliberately, later
+    ui.sign_in(cfg, timeout=10)
+    assert len(opened) == 3

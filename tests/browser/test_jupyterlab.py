@@ -1,11 +1,14 @@
-"""Notebooks 3 and 4 in a real JupyterLab, signed in by a real Chromium.
+"""Notebooks 02 to 06 in a real JupyterLab, signed in by a real Chromium.
 
 The module starts one ``jupyter lab`` (loopback only, a random token, no browser of its own)
 on a temporary copy of ``notebooks/``, and one sandbox in this process; the kernel finds the
 sandbox through ``OAUTH_SANDBOX_DIR`` / ``OAUTH_SANDBOX_PORT``. The kernel's ``BROWSER`` does
 nothing, so the only way to the sign-in page is what a learner sees: the sign-in panel's link.
-Chromium clicks it, signs in and clicks Allow in the tab it opens, and the test watches the
-panel's status line and the cells after it, as the learner would.
+Chromium clicks it, signs in and clicks the button the panel asks for (Allow, or Deny in 06's
+lab) in the tab it opens, and the test watches the panel's status line and the cells after it,
+as the learner would. Cells are found by what they show, never by their position, so the
+notebooks can grow. A few small notebooks written by the test show what a learner sees of a
+named error, of ■ during a wait, and of Shift+Enter on a sign-in cell that is still waiting.
 """
 
 from __future__ import annotations
@@ -215,10 +218,21 @@ class Notebook:
         self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
     def errors(self) -> list[str]:
+        """Tracebacks on stderr, and the tutorial's own errors (shown as their message)."""
         stderr = self.panel.locator(
             '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
         )
-        return [t for t in stderr.all_inner_texts() if "Traceback" in t or "Error" in t]
+        named = self.panel.locator(".oauth-tutorial-error")
+        return [
+            t for t in stderr.all_inner_texts() if "Traceback" in t or "Error" in t
+        ] + named.all_inner_texts()
+
+    def all_cells_ran(self) -> bool:
+        """No cell waits to run (``[*]``), and the last code cell has run (``[n]``)."""
+        prompts = self.panel.locator(".jp-Cell.jp-CodeCell .jp-InputPrompt")
+        # A collapsed cell (an exercise's hidden solution) shows no prompt text: skip it.
+        texts = [t.strip() for t in prompts.all_inner_texts() if t.strip()]
+        return bool(texts) and "[*]:" not in texts and bool(re.match(r"\[\d+\]:", texts[-1]))
 
 
 def _open_notebook(page, lab: Lab, name: str) -> Notebook:
@@ -233,37 +247,88 @@ def _open_notebook(page, lab: Lab, name: str) -> Notebook:
     return notebook
 
 
+SIGN_IN_LINK = "Open the sign-in page"
+#: The panel's status line while it waits: which button to click, and the time left.
+WAITING = re.compile(r"Waiting for you to sign in and click (Allow|Deny)\. \(\d+ s left\)")
+
+
+def _sign_in_link(where):
+    # A link styled as a button (it must work while the kernel is busy waiting): whichever
+    # role helpers/ui.py gives it, a learner finds it by its name.
+    return where.get_by_role("button", name=SIGN_IN_LINK).or_(
+        where.get_by_role("link", name=SIGN_IN_LINK)
+    )
+
+
+def _in_popup(context, press, lab_sandbox, button: str = "Allow", shots=None) -> None:
+    """``press()`` opens the sign-in page in a new tab: sign in there (unless this browser is
+    signed in already), click ``button`` on the consent page, and close the tab."""
+    with context.expect_page() as popup_info:
+        press()
+    popup = popup_info.value
+    login = popup.get_by_role("heading", name="Sign in")
+    choice = popup.get_by_role("button", name=button)
+    login.or_(choice).first.wait_for()
+    if login.is_visible():
+        popup.get_by_label("Email").fill(lab_sandbox.info.user_email)
+        popup.get_by_label("Password").fill(lab_sandbox.info.user_password)
+        popup.get_by_role("button", name="Sign in").click()
+    choice.click()
+    done = "Signed in" if button == "Allow" else "Access was not granted"
+    popup.get_by_role("heading", name=done).wait_for()
+    if shots is not None:
+        shots.take(popup, "popup-signed-in")
+    popup.close()
+
+
 def _sign_in_in_popup(context, notebook: Notebook, lab_sandbox, shots, *, keyboard=False) -> None:
     """Press the sign-in panel's button (a link); in the tab it opens, sign in and Allow.
 
     ``keyboard``: focus the button and press Enter instead of clicking it.
     """
-    # A link styled as a button (it must work while the kernel is busy waiting): whichever
-    # role helpers/ui.py gives it, a learner finds it by its name.
-    name = "Open the sign-in page"
-    button = notebook.panel.get_by_role("button", name=name).or_(
-        notebook.panel.get_by_role("link", name=name)
-    )
+    button = _sign_in_link(notebook.panel).last  # the newest panel (notebook 4 signs in twice)
     button.wait_for(timeout=RUN_TIMEOUT_MS)
     # The status line counts down while the kernel waits in listener.wait().
     notebook.output("Waiting for you to sign in").get_by_text(re.compile(r"\d+ s left")).wait_for()
     button.scroll_into_view_if_needed()
     shots.take(notebook.page, "sign-in-panel-waiting", doc="notebook-sign-in-panel")
-    with context.expect_page() as popup_info:
+
+    def press():
         if keyboard:
             button.focus()
             notebook.page.keyboard.press("Enter")
         else:
             button.click()
-    popup = popup_info.value
-    popup.get_by_role("heading", name="Sign in").wait_for()
-    popup.get_by_label("Email").fill(lab_sandbox.info.user_email)
-    popup.get_by_label("Password").fill(lab_sandbox.info.user_password)
-    popup.get_by_role("button", name="Sign in").click()
-    popup.get_by_role("button", name="Allow").click()
-    popup.get_by_role("heading", name="Signed in").wait_for()
-    shots.take(popup, "popup-signed-in")
-    popup.close()
+
+    _in_popup(context, press, lab_sandbox, shots=shots)
+
+
+def _run_all_following_the_panels(context, notebook: Notebook, lab_sandbox) -> list[str]:
+    """Run All Cells; whenever a sign-in panel waits, do what its status line asks.
+
+    Returns the buttons clicked, in order, once every cell has run.
+    """
+    notebook.run_all_cells()
+    clicked: list[str] = []
+    handled: set[str] = set()
+    deadline = time.monotonic() + 4 * RUN_TIMEOUT_MS / 1000
+    notebook.page.wait_for_timeout(500)  # the prompts turn to [*] once the cells are queued
+    while not notebook.all_cells_ran():
+        assert time.monotonic() < deadline, f"the cells did not finish; clicked {clicked}"
+        waiting = notebook.panel.locator(".jp-OutputArea-output").filter(has_text=WAITING)
+        for i in range(waiting.count()):
+            panel = waiting.nth(i)
+            link = _sign_in_link(panel)
+            href = link.get_attribute("href") or ""
+            if href in handled:
+                continue
+            button = WAITING.search(panel.inner_text()).group(1)
+            link.scroll_into_view_if_needed()
+            _in_popup(context, link.click, lab_sandbox, button)
+            handled.add(href)
+            clicked.append(button)
+        notebook.page.wait_for_timeout(200)
+    return clicked
 
 
 def _flatten(data, prefix=""):
@@ -315,6 +380,9 @@ def test_notebook_4_shows_the_token_card_after_a_real_sign_in(
     assert "(masked)" in text
     assert re.search(r"Expires in \d+ min \d\d s", text), text
     notebook.output("Saved to").wait_for(timeout=RUN_TIMEOUT_MS)
+    # The "under the hood" cell signs in once more: fetch_token needs a code of its own.
+    _sign_in_in_popup(context, notebook, lab_sandbox, shots)
+    notebook.output("fetch_token: a token for").wait_for(timeout=RUN_TIMEOUT_MS)
     notebook.kernel_idle().wait_for(timeout=RUN_TIMEOUT_MS)
     assert not notebook.errors()
 
@@ -326,3 +394,133 @@ def test_notebook_4_shows_the_token_card_after_a_real_sign_in(
     assert not [c for c in credentials if c in html], "a token appears in full in the notebook"
     card.scroll_into_view_if_needed()
     shots.take(lab_page, "notebook-4-token-card", doc="notebook-token-card")
+
+
+def test_notebook_2_prints_the_example_callback_as_one_whole_link(lab_page, lab):
+    notebook = _open_notebook(lab_page, lab, "02_authorization_url.ipynb")
+    notebook.run_all_cells()
+    line = notebook.output("code=<the").locator("pre").last
+    line.wait_for(timeout=RUN_TIMEOUT_MS)
+    printed = line.inner_text().strip()
+    assert printed.startswith("http://127.0.0.1:") and "&state=" in printed
+    assert line.locator("a").all_inner_texts() == [printed]  # the whole URL, not up to "<the"
+
+
+def test_notebook_5_signs_in_when_asked_and_explains_each_refusal(
+    context, lab_page, lab, lab_sandbox
+):
+    notebook = _open_notebook(lab_page, lab, "05_calling_the_api.ipynb")
+    clicked = _run_all_following_the_panels(context, notebook, lab_sandbox)
+    assert set(clicked) <= {"Allow"}
+    assert notebook.output("403 InsufficientScope").count() == 1
+    revoked = notebook.output("Refresh refused, InvalidGrant").inner_text()
+    assert "refresh token" in revoked and "code" not in revoked.split("InvalidGrant", 1)[1]
+    assert not notebook.errors()
+
+
+def test_notebook_6_walks_every_lab_and_the_last_one_asks_for_deny(
+    context, lab_page, lab, lab_sandbox, shots
+):
+    notebook = _open_notebook(lab_page, lab, "06_security_lab.ipynb")
+    clicked = _run_all_following_the_panels(context, notebook, lab_sandbox)
+    # Each panel said which button its lab wants: Allow for the attacks on a code, Deny last.
+    assert clicked[-1] == "Deny" and clicked.count("Deny") == 1 and "Allow" in clicked, clicked
+    denied = notebook.output("AuthorizationDenied:")
+    assert "no code was issued" in denied.inner_text()
+    assert notebook.panel.get_by_text("Next: click the next cell, then Shift+Enter.").count()
+    assert not notebook.errors()
+    denied.scroll_into_view_if_needed()
+    shots.take(lab_page, "notebook-6-denied")
+
+
+# --- what a learner sees of an error, of ■, and of Shift+Enter on a waiting sign-in -------------
+
+SETUP = (
+    "from helpers import config, ui\n"
+    "from helpers.authorization import AuthorizationRequest\n"
+    "cfg = config.load(quiet=True)"
+)
+
+
+def _scratch_notebook(lab: Lab, name: str, *cells: str) -> str:
+    """A small notebook in the lab's folder: the setup cell, then ``cells``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in (SETUP, *cells)]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, lab.root / name)
+    return name
+
+
+def test_a_named_error_shows_its_message_and_the_traceback_only_when_asked(lab_page, lab, shots):
+    name = _scratch_notebook(
+        lab,
+        "scratch_timeout.ipynb",
+        "ui.wait_for_callback(cfg, AuthorizationRequest.new(cfg), timeout=2, paste=False)",
+    )
+    notebook = _open_notebook(lab_page, lab, name)
+    notebook.run_all_cells()
+    error = notebook.panel.locator(".oauth-tutorial-error")
+    error.wait_for(timeout=RUN_TIMEOUT_MS)
+    assert "CallbackTimeout: No valid callback reached" in error.inner_text()
+    assert "Did you sign in and click Allow?" in error.inner_text()  # the advice
+    assert "Traceback" not in notebook.panel.inner_text()
+    shots.take(lab_page, "named-error-folded")
+    error.get_by_text("Where it happened").click()
+    error.get_by_text("Traceback (most recent call last)").wait_for()
+    assert "CallbackTimeout" in error.locator("pre").inner_text()
+
+
+def test_stopping_a_wait_with_the_interrupt_button_ends_quietly(lab_page, lab):
+    name = _scratch_notebook(
+        lab,
+        "scratch_interrupt.ipynb",
+        "ui.wait_for_callback(cfg, AuthorizationRequest.new(cfg), timeout=120, paste=False)",
+    )
+    notebook = _open_notebook(lab_page, lab, name)
+    notebook.run_all_cells()
+    notebook.output("Waiting for you to sign in").get_by_text(re.compile(r"\d+ s left")).wait_for(
+        timeout=RUN_TIMEOUT_MS
+    )
+    lab_page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
+    lab_page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Interrupt Kernel$")).click()
+    notebook.output("Interrupted: stopped waiting").wait_for(timeout=RUN_TIMEOUT_MS)
+    text = notebook.panel.inner_text()
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text
+
+
+def test_shift_enter_on_a_waiting_sign_in_cell_starts_no_second_sign_in(
+    context, lab_page, lab, lab_sandbox
+):
+    name = _scratch_notebook(
+        lab,
+        "scratch_repeat.ipynb",
+        "token = ui.sign_in(cfg, timeout=120)",
+        'print("The next cell has the token of", token.principal)',
+    )
+    notebook = _open_notebook(lab_page, lab, name)
+    notebook.run_all_cells()
+    link = _sign_in_link(notebook.panel)
+    link.wait_for(timeout=RUN_TIMEOUT_MS)
+    sign_in_cell = notebook.panel.locator(".jp-CodeCell", has=_sign_in_link(lab_page))
+
+    def click_then_shift_enter():
+        link.click()  # the learner clicks the panel's link: that cell is now the active one
+        sign_in_cell.locator(".jp-InputPrompt").click()  # back in the notebook, on that cell
+        lab_page.keyboard.press("Shift+Enter")  # ...and runs it again while it waits
+
+    _in_popup(context, click_then_shift_enter, lab_sandbox)
+    notebook.output("The next cell has the token of").wait_for(timeout=RUN_TIMEOUT_MS)
+    repeated = notebook.panel.locator(".oauth-tutorial-error", has_text="RepeatedSignIn")
+    repeated.wait_for(timeout=RUN_TIMEOUT_MS)
+    assert "No second sign-in was started" in repeated.inner_text()
+    assert (
+        lab_sandbox.info.user_email
+        in notebook.output("The next cell has the token of").inner_text()
+    )
+    assert notebook.panel.locator(".jp-OutputArea-output").filter(has_text=WAITING).count() == 0

@@ -93,7 +93,9 @@ def _interrupt_soon(how: str, delay: float) -> threading.Timer:
 
 
 @pytest.mark.parametrize("how", ["SIGINT", "interrupt_main"])
-def test_interrupting_wait_again_and_again_frees_the_port_with_connections_open(how, baseline):
+def test_interrupting_wait_again_and_again_frees_the_port_with_connections_open(
+    how, baseline, ctrl_c
+):
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("interrupts reach the main thread only")
     threads_before, fds_before = baseline
