@@ -236,6 +236,11 @@ def load(env_file: str | os.PathLike | None = None, *, quiet: bool = False) -> O
     config points at it; say ``quiet=True`` to skip the one line that says so.
     """
     values, source = _read(env_file)
+    if values.get("OAUTH_AUTHORIZE_BASE_URL"):  # on a class hub (helpers/hub.py)
+        from . import hub
+
+        if hub.uses_class_sandbox():
+            values["_SANDBOX"] = "1"
     if not values.get("OAUTH_SERVICE_URL"):
         from . import sandbox  # imported only when needed: it is the heavier half of the package
 

@@ -126,6 +126,13 @@ def detect(environ=None) -> Seat | None:
     return _seat
 
 
+def uses_class_sandbox() -> bool:
+    """Whether this learner signs in on the class's sandbox (the hub gave them its password):
+    the notebooks' sandbox-only lessons (plain http on loopback, who-am-I) apply then."""
+    seat = detect()
+    return bool(seat and seat.sandbox_password)
+
+
 def check_class_redirect_uri(uri: str) -> str | None:
     """What is wrong with the class's redirect URI (the hub's callback service), or None."""
     parts = urlsplit(uri)
