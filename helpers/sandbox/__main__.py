@@ -96,6 +96,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help="stop after this long without a request (0: never)",
     )
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="one more redirect URI for the demo client (repeatable); matched exactly, except "
+        "the port of a loopback one (RFC 8252 §7.3)",
+    )
+    # A class on JupyterHub (helpers/sandbox/hub.py, classroom/jupyterhub_config.py).
+    parser.add_argument(
+        "--public-url",
+        default=os.environ.get("OAUTH_SANDBOX_PUBLIC_URL"),
+        metavar="URL",
+        help="where browsers reach the sign-in pages through JupyterHub, e.g. "
+        "https://hub.example.org/services/oauth-sandbox/ (its path is the prefix); learners "
+        "sign in as their hub name with the password in OAUTH_SANDBOX_CLASS_SECRET's HMAC",
+    )
+    parser.add_argument(
+        "--events-file",
+        default=os.environ.get("OAUTH_SANDBOX_EVENTS_FILE"),
+        metavar="PATH",
+        help="with --public-url: append each learner's progress here (JSON lines)",
+    )
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
@@ -120,6 +143,25 @@ def _use_free_port(port: int) -> int:
     if os.environ.get("OAUTH_SANDBOX_PORT"):
         print("The environment also sets OAUTH_SANDBOX_PORT, and it wins over .env: unset it.")
     return 0
+
+
+def _serve_class(app, args: argparse.Namespace) -> None:
+    """The extra redirect URIs, and the hub front (helpers/sandbox/hub.py) when asked for."""
+    from .defaults import DEMO_CLIENT_NAME, DEMO_REDIRECT_URI, DEMO_SCOPES
+    from .hub import HubFront
+
+    if args.redirect_uri:
+        app.add_client(
+            app.demo.client_id,
+            app.demo.client_secret,
+            redirect_uris=[DEMO_REDIRECT_URI, *args.redirect_uri],
+            scopes=DEMO_SCOPES,
+            name=DEMO_CLIENT_NAME,
+        )
+    if args.public_url:
+        secret = os.environ.get("OAUTH_SANDBOX_CLASS_SECRET", "")
+        events = Path(args.events_file) if args.events_file else None
+        app.hub = HubFront(args.public_url, secret.encode() or None, events)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"The sandbox cannot listen on {args.host}:{port}: {exc}", file=sys.stderr)
         return 2
+    _serve_class(httpd.app, args)
     sandbox = RunningSandbox(httpd, idle_exit=args.idle_exit or None)
     info = sandbox.info
 

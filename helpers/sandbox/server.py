@@ -48,6 +48,7 @@ from .defaults import (
     STATE_FILE,
     debug_key,
 )
+from .hub import HubFront
 from .pages import error_page, html_response, page
 from .resource import ProtectedApi
 from .store import Pending, Session, Store, digest
@@ -114,6 +115,7 @@ class SandboxApp:
         #: to the state file, which only the sandbox's owner can read.
         self.control_token = secrets.token_urlsafe(32)
         self.throttle = Throttle()
+        self.hub: HubFront | None = None  # set when serving a class behind JupyterHub
 
         self.store.put_client(
             demo.client_id,
@@ -183,7 +185,7 @@ class SandboxApp:
         self.last_activity = time.monotonic()
         started = time.perf_counter()
         try:
-            resp = self._misdirected(req) or self._route(req)
+            resp = self._answer(req)
         except (BadInput, UnicodeDecodeError, ValueError) as exc:
             log.info("bad request %s %s: %s", req.method, printable(req.path), printable(str(exc)))
             resp = self._bad_input(req, str(exc))
@@ -204,6 +206,21 @@ class SandboxApp:
             )
         if not req.path.startswith("/debug/"):
             self._record(req, resp, seconds)
+        return resp
+
+    def _answer(self, req: Request) -> Response:
+        if self.hub is None:
+            return self._misdirected(req) or self._route(req)
+        # Behind JupyterHub (helpers/sandbox/hub.py): the prefix's pages, then the progress.
+        inner, refused = self.hub.incoming(req)
+        if refused is not None:
+            return refused
+        if inner is not None:
+            resp = self.hub.outgoing(self._route(inner))
+            req = inner
+        else:
+            resp = self._misdirected(req) or self._route(req)
+        self.hub.observe(self, req, resp)
         return resp
 
     def _misdirected(self, req: Request) -> Response | None:
@@ -420,6 +437,8 @@ class SandboxApp:
                 extra=[("Retry-After", str(seconds))],
             )
         user = self.store.check_login(email, step.form.get("password", ""))
+        if user is None and self.hub is not None:  # a learner's first sign-in on a class hub
+            user = self.hub.class_account(self.store, email, step.form.get("password", ""))
         if user is None:
             self.throttle.failed(keys)
             return self._login_response(
