@@ -119,7 +119,7 @@ class ProtectedApi:
         The notebooks call it with the tutorial's one scope, ``messaging.v1.send``, and every
         token response names the user (``principal``) anyway, so the sandbox does not gate it
         behind ``identity:scim.me``; that scope's consent line says so. What GoTo does is
-        UNCONFIRMED (GOTO.md): this SCIM path appears only in third-party code, and whether it
+        UNCONFIRMED (docs/goto.md): this SCIM path appears only in third-party code, and whether it
         needs ``identity:scim.me`` (its name suggests so) or answers any token is undocumented.
         """
         request, refused = self._bearer(req, [])

@@ -172,7 +172,7 @@ class SandboxApp:
         return token
 
     def _like_gotos_refresh_answer(self, token, token_handler, request):
-        # GoTo's own refresh example answers without token_type (GOTO.md); RFC 6749 §5.1 makes
+        # GoTo's own refresh example answers without token_type (docs/goto.md); RFC 6749 §5.1 makes
         # it required, so clients must cope. "rotate" mode stays RFC-shaped.
         if not self.settings.rotate:
             token.pop("token_type", None)
