@@ -47,6 +47,13 @@ class AuthorizationRequest:
     code_verifier: str | None = field(default=None, repr=False)
     code_challenge: str | None = None
     created_at: float = field(default_factory=time.time)
+    #: Where this attempt's listener binds: the redirect URI itself, except on a class hub
+    #: (helpers/hub.py), where the browser comes back through the hub to this loopback address.
+    listen_uri: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.listen_uri:
+            object.__setattr__(self, "listen_uri", self.redirect_uri)
 
     @classmethod
     def new(
@@ -76,7 +83,16 @@ class AuthorizationRequest:
         with plain_http_if_loopback(config.authorize_url):
             url, _ = session.authorization_url(config.authorize_url, state=state)
         verifier = client.code_verifier if pkce else None
+        listen_uri = ""
+        if config.authorize_base_url and redirect_uri == config.redirect_uri:
+            from . import hub  # a class hub: the class callback must know this state is ours
+
+            seat = hub.detect()
+            if seat is not None:
+                seat.register(state)
+                listen_uri = seat.listen_uri(redirect_uri)
         return cls(
+            listen_uri=listen_uri,
             url=url,
             state=state,
             redirect_uri=redirect_uri,

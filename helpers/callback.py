@@ -52,8 +52,8 @@ from .errors import (
     PortInUse,
     StateMismatch,
 )
-from .events import EventCallback, Kind, emit, printable
-from .redact import mask
+from .events import MAX_MESSAGE, EventCallback, Kind, emit
+from .redact import mask, printable
 
 __all__ = ["CallbackListener", "CallbackResult", "ListenerEvent", "parse_callback_url"]
 
@@ -506,7 +506,7 @@ class CallbackListener:
         )
 
     def _emit(self, kind: Kind, message: str) -> None:
-        self._status = ListenerEvent(kind, printable(message))
+        self._status = ListenerEvent(kind, printable(message, MAX_MESSAGE))
         emit(self._on_event, kind, message)
 
 

@@ -27,6 +27,15 @@ from .redact import mask
 #: The four variables of GoTo's tutorial, and two optional ones.
 VARIABLES = ("OAUTH_SERVICE_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_REDIRECT_URI")
 
+#: Settings of this machine's side (the sandbox, the token file): each works from the
+#: environment or from .env, like the client's values. See .env.example.
+LOCAL_SETTINGS = (
+    "OAUTH_SANDBOX_PORT",
+    "OAUTH_SANDBOX_DIR",
+    "OAUTH_SANDBOX_IDLE_EXIT",
+    "OAUTH_TOKEN_FILE",
+)
+
 #: The scope the tutorial's "Send a message" call needs.
 DEFAULT_SCOPES = ("messaging.v1.send",)
 #: The redirect URI the tutorial registers on its OAuth client.
@@ -54,10 +63,13 @@ class OAuthConfig:
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     api_url: str = DEFAULT_API_URL
     is_sandbox: bool = False
+    #: On a class hub, where the BROWSER reaches the sign-in pages (front channel), when that
+    #: differs from where the kernel reaches the token endpoint (``service_url``, back channel).
+    authorize_base_url: str = ""
 
     @property
     def authorize_url(self) -> str:
-        return self.service_url + "/oauth/authorize"
+        return (self.authorize_base_url or self.service_url) + "/oauth/authorize"
 
     @property
     def token_url(self) -> str:
@@ -90,6 +102,10 @@ class OAuthConfig:
             ("Scopes", " ".join(self.scopes)),
             ("API", self.api_url),
         ]
+        if self.authorize_base_url:  # on a class hub (helpers/hub.py)
+            from . import hub
+
+            rows.append(("JupyterHub", hub.where(self)))
         return html_table(rows)
 
 
@@ -106,10 +122,40 @@ def _read(env_file: str | os.PathLike | None) -> tuple[dict[str, str], str]:
     if env_file is not None and Path(env_file).is_file():
         source = str(env_file)
         values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
-    for name in (*VARIABLES, "OAUTH_SCOPES", "GOTO_API_URL"):
+    for name in (*VARIABLES, "OAUTH_SCOPES", "GOTO_API_URL", "OAUTH_AUTHORIZE_BASE_URL"):
         if os.environ.get(name) is not None:
             values[name] = os.environ[name]
     return {k: v.strip() for k, v in values.items()}, source
+
+
+def env_file_path() -> Path | None:
+    """The .env in use: the nearest one in the working folder or a parent, else None."""
+    found = find_dotenv(usecwd=True)
+    return Path(found) if found else None
+
+
+def setting(name: str) -> str | None:
+    """One of ``LOCAL_SETTINGS``: the environment's value, else the .env's, else None.
+
+    >>> setting("OAUTH_SANDBOX_PORT")    # OAUTH_SANDBOX_PORT=8766 in .env
+    '8766'
+    """
+    if os.environ.get(name) is not None:
+        return os.environ[name].strip()
+    path = env_file_path()
+    value = dotenv_values(path).get(name) if path else None
+    return value.strip() if value is not None else None
+
+
+def setting_path(name: str) -> Path | None:
+    """A file or folder setting; a relative path in .env is relative to the .env's folder."""
+    value = setting(name)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute() and os.environ.get(name) is None:
+        path = env_file_path().parent / path
+    return path
 
 
 def check_redirect_uri(uri: str) -> str | None:
@@ -159,8 +205,12 @@ def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
         why = _check_service_url(values["OAUTH_SERVICE_URL"])
         if why:
             problems["OAUTH_SERVICE_URL"] = why
+    front = values.get("OAUTH_AUTHORIZE_BASE_URL", "")
     if "OAUTH_REDIRECT_URI" not in problems:
-        why = check_redirect_uri(values["OAUTH_REDIRECT_URI"])
+        check = check_redirect_uri
+        if front:  # a class hub's one callback service (helpers/hub.py)
+            from .hub import check_class_redirect_uri as check
+        why = check(values["OAUTH_REDIRECT_URI"])
         if why:
             problems["OAUTH_REDIRECT_URI"] = why
     scopes = tuple(values.get("OAUTH_SCOPES", "").split()) or DEFAULT_SCOPES
@@ -185,6 +235,7 @@ def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
         scopes=scopes,
         api_url=api_url.rstrip("/"),
         is_sandbox=values.get("_SANDBOX") == "1",
+        authorize_base_url=front.rstrip("/"),
     )
 
 
@@ -196,6 +247,11 @@ def load(env_file: str | os.PathLike | None = None, *, quiet: bool = False) -> O
     config points at it; say ``quiet=True`` to skip the one line that says so.
     """
     values, source = _read(env_file)
+    if values.get("OAUTH_AUTHORIZE_BASE_URL"):  # on a class hub (helpers/hub.py)
+        from . import hub
+
+        if hub.uses_class_sandbox():
+            values["_SANDBOX"] = "1"
     if not values.get("OAUTH_SERVICE_URL"):
         from . import sandbox  # imported only when needed: it is the heavier half of the package
 
@@ -214,4 +270,9 @@ def load(env_file: str | os.PathLike | None = None, *, quiet: bool = False) -> O
                 f"Using the local sandbox at {info.url} (OAUTH_SERVICE_URL is not set; "
                 "fill .env to use GoTo)."
             )
-    return validate(values, source)
+    config = validate(values, source)
+    if config.authorize_base_url and not quiet:  # on a class hub (helpers/hub.py)
+        from . import hub
+
+        print(hub.where(config))
+    return config

@@ -1,28 +1,15 @@
-r"""Text from elsewhere, made safe to show: in a terminal, and in a notebook's HTML.
+"""Values shown in a notebook's HTML, every one escaped.
 
-    >>> from helpers.display import printable, html_table
-    >>> printable("GET /\x1b[2K")
-    'GET /\\x1b[2K'
+    >>> from helpers.display import html_table
     >>> html_table([("State", "<b>x</b>")])
     "<table><tr><th style='text-align:left;padding-right:1em'>State</th><td><code>&lt;b&gt;x&lt;/b&gt;</code></td></tr></table>"
 
-Secrets are another matter: ``helpers.redact`` masks them.
+Secrets are another matter: ``helpers.redact`` masks them (and makes text safe for a terminal).
 """
 
 from __future__ import annotations
 
 from html import escape
-
-
-def printable(text: str, limit: int | None = None) -> str:
-    r"""``text`` cut to ``limit`` characters (then ``…``), control and other invisible characters
-    shown as escapes (``\x1b``, ``\n``, ``\u202e``): no stranger's text moves a terminal's cursor
-    or paints a line of its own."""
-    if limit is not None and len(text) > limit:
-        text = text[:limit] + "…"
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def html_table(rows: list[tuple[str, str]]) -> str:

@@ -285,6 +285,10 @@ TOKEN_ERRORS: dict[str, type[TokenError]] = {
 }
 
 
+class ClassroomError(OAuthTutorialError):
+    """On a class's JupyterHub, the class callback service could not take this sign-in."""
+
+
 class ServiceUnreachable(OAuthTutorialError):
     """No connection could be made to the authorization server or API."""
 

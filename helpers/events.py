@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Literal
 
-from .display import printable
+from .redact import printable
 
 #: ``listening``: the listener accepts connections; ``waiting``: the browser is about to open;
 #: ``ignored``: a request that is not the callback was answered; ``received``: the callback (or
@@ -26,6 +26,9 @@ Kind = Literal[
     "listening", "waiting", "ignored", "received", "error", "timeout", "stopped", "token"
 ]
 
+#: Longest message reported (an error's message and advice fit well within it).
+MAX_MESSAGE = 2000
+
 #: ``on_event(kind, message)``: must be quick; its exceptions are ignored.
 EventCallback = Callable[[Kind, str], None]
 
@@ -34,4 +37,4 @@ def emit(on_event: EventCallback | None, kind: Kind, message: str) -> None:
     """Report one event; a broken view must not break the sign-in."""
     if on_event is not None:
         with contextlib.suppress(Exception):
-            on_event(kind, printable(message))
+            on_event(kind, printable(message, MAX_MESSAGE))

@@ -178,7 +178,7 @@ def wait_for_code(
     sends the learner back to. The listener is stopped whatever happens.
     """
     listener = CallbackListener(
-        request.redirect_uri, request.state, on_event=on_event, return_to=return_to
+        request.listen_uri, request.state, on_event=on_event, return_to=return_to
     )
     listener.start(timeout=None)  # wait() below bounds it
     watch = None

@@ -26,6 +26,10 @@ SECRET_NAMES = frozenset(
         "token",
         "csrf_token",
         "txn",
+        # RFC 6749 §10.12: whoever knows a pending request's state can answer the client's
+        # listener first (a denial, or a code of their own when PKCE is off).
+        "state",
+        "key",
     }
 )
 
@@ -45,7 +49,24 @@ def mask(secret: str | None, keep: int = 4) -> str:
 
 
 def _value(name: str, value: str) -> str:
-    return mask(value) if name.lower() in SECRET_NAMES else value
+    if name.lower() in SECRET_NAMES:
+        return mask(value)
+    if name.lower() == "redirect_uri":
+        return redact_url(value)  # a redirect URI with a query of its own: same rule
+    return value
+
+
+def printable(text: str, limit: int = 300) -> str:
+    """Text from the network made safe for a terminal or log line: control and other invisible
+    characters (ANSI escapes, carriage returns, newlines, bidi overrides, zero-width ones: all
+    that ``str.isprintable`` refuses) shown as ``\\x1b``-style escapes, and at most ``limit``
+    characters.
+
+        >>> printable("/cb\\r\\n[received] \\x1b[32mok")
+        '/cb\\\\r\\\\n[received] \\\\x1b[32mok'
+    """
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
 def redact_pairs(text: str) -> str:

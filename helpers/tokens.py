@@ -26,7 +26,7 @@ from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from .authorization import AuthorizationRequest
-from .config import OAuthConfig, mask
+from .config import OAuthConfig, mask, setting_path
 from .display import html_table
 from .errors import InvalidClient, NoSavedToken, TokenExpired, UnexpectedResponse
 from .trace import Trace
@@ -320,10 +320,11 @@ def revoke(
 
 
 def default_token_path() -> Path:
-    """Where tokens are saved: ``$OAUTH_TOKEN_FILE`` if set, else ``.tokens.json`` at the root of
-    this checkout (git-ignored), else in the working folder."""
-    if os.environ.get("OAUTH_TOKEN_FILE"):
-        return Path(os.environ["OAUTH_TOKEN_FILE"])
+    """Where tokens are saved: ``OAUTH_TOKEN_FILE`` if set (environment or .env), else
+    ``.tokens.json`` at the root of this checkout (git-ignored), else in the working folder."""
+    chosen = setting_path("OAUTH_TOKEN_FILE")
+    if chosen is not None:
+        return chosen
     root = Path(__file__).resolve().parents[1]
     return (root if (root / "pyproject.toml").is_file() else Path.cwd()) / ".tokens.json"
 

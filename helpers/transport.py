@@ -19,9 +19,9 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from .display import printable
 from .errors import TOKEN_ERRORS, ServiceTimeout, ServiceUnreachable, TokenError, UnexpectedResponse
 from .loopback import is_loopback
+from .redact import printable
 from .trace import Trace
 
 #: Seconds to wait for a server to answer.

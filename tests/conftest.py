@@ -8,6 +8,7 @@ import pytest
 
 from helpers.config import OAuthConfig
 from testing.ports import free_port
+from tests.browser.conftest import CHROMIUM_ARGS, _chromium_path, _unavailable
 from tests.token_server import TokenServer
 
 OAUTH_VARIABLES = (
@@ -86,3 +87,21 @@ def sandbox_env(sandbox, clean_env, monkeypatch):
     )
     monkeypatch.setenv("OAUTH_TOKEN_FILE", str(clean_env / "tokens.json"))
     return sandbox
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the whole session."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright for Python is not installed (pip install -r requirements-dev.txt)")
+    path = _chromium_path()
+    if path is None:
+        _unavailable(
+            "Chromium is not installed (apt-get install chromium), or set CHROMIUM to its path"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

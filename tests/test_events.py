@@ -1,18 +1,18 @@
-"""helpers.events and helpers.display: one list of kinds, one emit, and what a message may show."""
+"""helpers.events: one list of kinds, one emit, and what a message may show."""
 
 from __future__ import annotations
 
 import typing
 
-from helpers import callback, display, events, flow, transport, ui
+from helpers import callback, events, flow, redact, transport, ui
 
 
 def test_printable_escapes_control_and_invisible_characters_and_cuts_long_text():
-    assert display.printable("plain text, é ü 漢字") == "plain text, é ü 漢字"
-    assert display.printable("a\x1b[2Kb\rc\nd\te\x00") == "a\\x1b[2Kb\\rc\\nd\\te\\x00"
-    assert display.printable("\u202eevil\ufeff") == "\\u202eevil\\ufeff"
-    assert display.printable("x" * 5, 4) == "xxxx…"
-    assert display.printable("x" * 4, 4) == "xxxx"
+    assert redact.printable("plain text, é ü 漢字") == "plain text, é ü 漢字"
+    assert redact.printable("a\x1b[2Kb\rc\nd\te\x00") == "a\\x1b[2Kb\\rc\\nd\\te\\x00"
+    assert redact.printable("\u202eevil\ufeff") == "\\u202eevil\\ufeff"
+    assert redact.printable("x" * 5, 4) == "xxxx…"
+    assert redact.printable("x" * 4, 4) == "xxxx"
 
 
 def test_emit_shows_no_control_character_and_swallows_a_broken_view():

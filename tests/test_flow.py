@@ -87,7 +87,7 @@ def test_a_wrong_secret_is_invalid_client(sandbox_env):
 def test_refresh_like_goto_keeps_the_refresh_token(sandbox_env):
     cfg = config.load(quiet=True)
     _, token = signed_in(cfg)
-    sandbox_env.expire_access_tokens()
+    sandbox_env.switches.expire_access_tokens()
     with pytest.raises(errors.InvalidToken):
         api.who_am_i(cfg, token)
     fresh = tokens.ensure_fresh(cfg, tokens.Token(**{**token.to_dict(), "expires_at": time.time()}))
@@ -135,7 +135,7 @@ def test_denied_consent_is_a_named_error(sandbox_env):
 def test_temporarily_unavailable_is_named(sandbox_env):
     cfg = config.load(quiet=True)
     request, code = code_for(cfg)
-    sandbox_env.fail_next_token_request()
+    sandbox_env.switches.fail_next_token_request()
     with pytest.raises(errors.TemporarilyUnavailable):
         tokens.exchange(cfg, request, code)
 

@@ -40,7 +40,7 @@ def test_an_expired_session_is_no_session(store):
 
 def test_a_pending_request_belongs_to_its_session_and_its_time(store):
     (mine, _), (theirs, _) = store.new_session(60), store.new_session(60)
-    mine_hash, theirs_hash = store.get_session(mine)[0], store.get_session(theirs)[0]
+    mine_hash, theirs_hash = store.get_session(mine).hash, store.get_session(theirs).hash
     txn = _pending(store, mine_hash)
     assert store.get_pending(txn, theirs_hash) is None  # another browser's session
     assert store.take_pending(txn, theirs_hash) is False
@@ -54,7 +54,7 @@ def test_a_pending_request_belongs_to_its_session_and_its_time(store):
 def test_purging_forgets_expired_sessions_and_pending_requests_only(store):
     live, _ = store.new_session(60)
     dead, _ = store.new_session(-1)
-    live_hash = store.get_session(live)[0]
+    live_hash = store.get_session(live).hash
     keep, drop = _pending(store, live_hash), _pending(store, live_hash, lifetime=-1)
     store.purge_expired()
     counts = {

@@ -1,4 +1,4 @@
-"""Committed notebooks carry no outputs, execution counts or widget state (pitfall 10).
+"""Committed notebooks carry no outputs, execution counts or widget state.
 
 An output could hold a code, a token or a learner's email; widget state could hold the same.
 Contributors get this for free from nbstripout (see .pre-commit-config.yaml); this test makes

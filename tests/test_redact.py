@@ -21,10 +21,27 @@ def test_form_pairs_are_decoded_with_secrets_masked():
     assert shown == "grant_type=authorization_code&code=…-123&code_verifier=…vvvv"
 
 
-def test_a_redirect_url_loses_its_code():
-    assert redact_url("http://127.0.0.1:5000/cb?code=abcdefghijklmnop&state=xyz") == (
-        "http://127.0.0.1:5000/cb?code=…mnop&state=xyz"
+def test_a_redirect_url_loses_its_code_and_state():
+    assert redact_url("http://127.0.0.1:5000/cb?code=abcdefghijklmnop&state=xyz-state-1234") == (
+        "http://127.0.0.1:5000/cb?code=…mnop&state=…1234"
     )
+
+
+def test_a_redirect_uri_parameter_is_redacted_as_a_url():
+    shown = redact_pairs(
+        "redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2Fcb%3Fcode%3Dabcdefghijklmnop"
+    )
+    assert shown == "redirect_uri=http://127.0.0.1:5000/cb?code=…mnop"
+
+
+def test_printable_escapes_what_a_terminal_would_act_on():
+    from helpers.redact import printable
+
+    assert printable("/cb\r\n[received] \x1b[32mok\u202e") == (
+        "/cb\\r\\n[received] \\x1b[32mok\\u202e"
+    )
+    assert printable("é and 𝛑 stay") == "é and 𝛑 stay"
+    assert printable("x" * 400, 10) == "x" * 10 + "…"
 
 
 def test_headers_basic_shows_nothing_bearer_shows_four_every_cookie_masked():

@@ -11,36 +11,32 @@ consent page with Allow and Deny, ``/oauth/token`` with HTTP Basic client authen
 ``/oauth/revoke``, and ``POST /messaging/v1/messages`` / ``GET /identity/v1/Users/me`` behind
 bearer tokens. Its state lives in SQLite in the data folder, so restarts lose nothing.
 
-Environment variables (for tests and CI): ``OAUTH_SANDBOX_DIR`` (data folder),
-``OAUTH_SANDBOX_PORT`` (port, 8765 by default) and ``OAUTH_SANDBOX_IDLE_EXIT`` (seconds
-without a request before a background sandbox stops; 7200 by default).
+Settings, from the environment or ``.env`` (see ``.env.example``): ``OAUTH_SANDBOX_DIR``
+(data folder), ``OAUTH_SANDBOX_PORT`` (port, 8765 by default) and ``OAUTH_SANDBOX_IDLE_EXIT``
+(seconds without a request before a background sandbox stops; 7200 by default).
+
+Only its owner controls a sandbox: stopping it, its fault switches and its request log need the
+control token in its state file, which only the user who started it can read.
 
 This module is cheap to import: the server code is imported only when one is started here.
+The background process lives in ``process``, the HTTP control client in ``control``.
 Instructors run it in a terminal with ``python -m helpers.sandbox`` (``--help`` for options).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SandboxError
-from ..redact import mask
-from .defaults import (
-    DEFAULT_IDLE_EXIT,
-    DEFAULT_PORT,
-    LOG_FILE,
-    SERVICE,
-    STATE_FILE,
-    default_data_dir,
+from .control import Faults, faults
+from .defaults import DEFAULT_PORT
+from .process import (
+    SandboxInfo,
+    debug_url,
+    ensure_running,
+    next_free_port,
+    recorded_info,
+    stop_running,
 )
 
 if TYPE_CHECKING:
@@ -48,328 +44,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SandboxInfo",
+    "debug_url",
     "ensure_running",
     "serve_in_thread",
     "faults",
     "Faults",
     "stop_running",
+    "recorded_info",
+    "next_free_port",
     "DEFAULT_PORT",
 ]
-
-
-@dataclass(frozen=True)
-class SandboxInfo:
-    """Where a running sandbox is, and its demo client and user."""
-
-    url: str  # e.g. "http://127.0.0.1:8765" (no trailing slash)
-    client_id: str
-    client_secret: str = field(repr=False)
-    user_email: str = ""
-    user_password: str = field(default="", repr=False)
-    data_dir: str = ""
-
-    def __repr__(self) -> str:
-        return (
-            f"SandboxInfo(url={self.url!r}, client_id={self.client_id!r}, "
-            f"client_secret={mask(self.client_secret)!r}, user_email={self.user_email!r}, "
-            f"user_password='…', data_dir={self.data_dir!r})"
-        )
-
-    __str__ = __repr__
-
-
-# --- finding and starting the background sandbox --------------------------------------------
-
-
-def _resolve(data_dir, port) -> tuple[Path, int]:
-    if data_dir is None:
-        data_dir = os.environ.get("OAUTH_SANDBOX_DIR") or default_data_dir()
-    if port is None:
-        raw = os.environ.get("OAUTH_SANDBOX_PORT")
-        try:
-            port = int(raw) if raw else DEFAULT_PORT
-        except ValueError:
-            port = -1
-        if not 1 <= port <= 65535:
-            raise SandboxError(
-                f"OAUTH_SANDBOX_PORT={raw!r} is not a port number: set it to one from 1 to "
-                "65535, like 8765."
-            )
-    else:
-        given = port
-        try:
-            port = int(port)
-        except (TypeError, ValueError):
-            port = -1
-        if not 0 <= port <= 65535:
-            raise SandboxError(f"port={given!r} is not a port number: use one from 1 to 65535.")
-    return Path(data_dir).expanduser().resolve(), port
-
-
-def _idle_exit() -> float:
-    raw = os.environ.get("OAUTH_SANDBOX_IDLE_EXIT")
-    if not raw:
-        return DEFAULT_IDLE_EXIT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise SandboxError(
-            f"OAUTH_SANDBOX_IDLE_EXIT={raw!r} is not a number of seconds: set it to one like "
-            f"{DEFAULT_IDLE_EXIT} (0: never stop), or unset it."
-        )
-    return seconds
-
-
-# Never through a proxy: an HTTP_PROXY setting would send requests for 127.0.0.1 to the proxy,
-# and a running sandbox would look like "another program" on its port.
-_open = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
-
-
-def _get_json(url: str, timeout: float = 1.0) -> dict | None:
-    """GET a JSON object, or None when nothing (or nothing sensible) answers."""
-    try:
-        with _open(url, timeout=timeout) as resp:
-            data = json.loads(resp.read().decode("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _health(port: int, timeout: float = 1.0) -> dict | None:
-    return _get_json(f"http://127.0.0.1:{port}/health", timeout)
-
-
-def _read_state(data_dir: Path) -> dict | None:
-    try:
-        data = json.loads((data_dir / STATE_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _same_dir(a: str | None, b: Path) -> bool:
-    try:
-        return a is not None and Path(a).resolve() == b.resolve()
-    except OSError:
-        return False
-
-
-def _info_if_ours(data_dir: Path, port: int, health: dict | None) -> SandboxInfo | None:
-    """The running sandbox's info, if ``health`` shows ours on this data folder."""
-    if not health or health.get("service") != SERVICE:
-        return None
-    if not _same_dir(health.get("data_dir"), data_dir):
-        return None
-    state = _read_state(data_dir)
-    if not state or state.get("pid") != health.get("pid"):
-        return None
-    return _info_from(state, f"http://127.0.0.1:{port}", data_dir)
-
-
-def _info_from(state: dict, url: str, data_dir: Path) -> SandboxInfo:
-    return SandboxInfo(
-        url=url,
-        client_id=state["client_id"],
-        client_secret=state["client_secret"],
-        user_email=state["user_email"],
-        user_password=state["user_password"],
-        data_dir=str(data_dir),
-    )
-
-
-def recorded_info(data_dir) -> SandboxInfo | None:
-    """What the sandbox running on ``data_dir`` recorded about itself (its state file), or None
-    when none has (e.g. to reach one started as ``python -m helpers.sandbox`` elsewhere)."""
-    state = _read_state(Path(data_dir))
-    if not state or "url" not in state:
-        return None
-    return _info_from(state, state["url"], Path(data_dir))
-
-
-def _not_ours(port: int, health: dict | None) -> SandboxError:
-    if health and health.get("service") == SERVICE:
-        where = health.get("data_dir")
-        return SandboxError(
-            f"Port {port} is used by another sandbox (data folder {where}). Stop it with "
-            f"`python -m helpers.sandbox stop --data-dir {where}`, or set OAUTH_SANDBOX_PORT "
-            "to another port."
-        )
-    return SandboxError(
-        f"Port {port} on 127.0.0.1 is used by another program, so the sandbox cannot start "
-        "there. Stop that program, or set OAUTH_SANDBOX_PORT to a free port (e.g. 8766)."
-    )
-
-
-def _pid_alive(pid) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        if os.name != "nt":
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _spawn(data_dir: Path, port: int, idle_exit: float) -> subprocess.Popen:
-    """Start ``python -m helpers.sandbox`` detached: it outlives this kernel."""
-    import helpers
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    root = str(Path(helpers.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    args = [
-        sys.executable,
-        "-m",
-        "helpers.sandbox",
-        "--data-dir",
-        str(data_dir),
-        "--port",
-        str(port),
-        "--idle-exit",
-        str(idle_exit),
-        "--background",
-    ]
-    kwargs: dict = {}
-    if os.name == "nt":
-        kwargs["creationflags"] = (
-            subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-        )
-    else:
-        kwargs["start_new_session"] = True  # not killed with the kernel's process group
-    log_file = open(data_dir / LOG_FILE, "ab")  # noqa: SIM115 - handed to the child
-    try:
-        return subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-            cwd=str(data_dir),
-            env=env,
-            close_fds=True,
-            **kwargs,
-        )
-    finally:
-        log_file.close()
-
-
-def _log_tail(data_dir: Path, lines: int = 5) -> str:
-    try:
-        text = (data_dir / LOG_FILE).read_text("utf-8", "replace").strip().splitlines()
-    except OSError:
-        return ""
-    return "\n".join(text[-lines:])
-
-
-def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> SandboxInfo:
-    """Reuse the sandbox running on this data folder/port, or start one in the background.
-
-    The background sandbox is a detached ``python -m helpers.sandbox`` process shared by every
-    notebook kernel; it stops by itself after two idle hours. ``OAUTH_SANDBOX_DIR`` and
-    ``OAUTH_SANDBOX_PORT`` override the default folder and port (8765). Raises
-    ``helpers.errors.SandboxError`` with a clear message if it cannot.
-    """
-    data_dir, port = _resolve(data_dir, port)
-    idle = _idle_exit()  # checked even when a running sandbox is reused: mistakes show at once
-    health = _health(port)
-    info = _info_if_ours(data_dir, port, health)
-    if info is not None:
-        return info
-    if health is not None:
-        # Something answers /health there. It may be ours, still writing its state file.
-        time.sleep(0.3)
-        info = _info_if_ours(data_dir, port, _health(port))
-        if info is not None:
-            return info
-        raise _not_ours(port, health)
-    state = _read_state(data_dir)
-    if state is not None and not _pid_alive(state.get("pid")):
-        (data_dir / STATE_FILE).unlink(missing_ok=True)  # a stale file from a killed sandbox
-    if not _port_free(port):
-        # Perhaps another kernel's sandbox bound it a moment ago and is still starting.
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            health = _health(port, timeout=0.5)
-            info = _info_if_ours(data_dir, port, health)
-            if info is not None:
-                return info
-            if health is not None:
-                break
-            time.sleep(0.1)
-        raise _not_ours(port, health)
-    proc = _spawn(data_dir, port, idle)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        health = _health(port, timeout=0.5)
-        info = _info_if_ours(data_dir, port, health)
-        if info is not None:
-            return info
-        if proc.poll() is not None:
-            # Our child quit: maybe another kernel's sandbox won the port a moment ago.
-            time.sleep(0.2)
-            info = _info_if_ours(data_dir, port, _health(port))
-            if info is not None:
-                return info
-            health = _health(port)
-            if health is not None or not _port_free(port):
-                raise _not_ours(port, health)
-            raise SandboxError(
-                f"The sandbox could not start on port {port} (exit code {proc.returncode}). "
-                f"Its log ({data_dir / LOG_FILE}) ends with:\n{_log_tail(data_dir)}"
-            )
-        time.sleep(0.05)
-    raise SandboxError(
-        f"The sandbox did not answer on http://127.0.0.1:{port} within {timeout:g} s. "
-        f"See its log at {data_dir / LOG_FILE}, or run `python -m helpers.sandbox` in a "
-        "terminal to see what goes wrong."
-    )
-
-
-def stop_running(*, data_dir=None, port=None, timeout: float = 5.0) -> bool:
-    """Stop the background sandbox of this data folder (or on this port). True if one stopped."""
-    data_dir, port = _resolve(data_dir, port)
-    state = _read_state(data_dir)
-    url = state.get("url") if state else None
-    targets = [u for u in (url, f"http://127.0.0.1:{port}") if u]
-    for target in targets:
-        health = _get_json(target + "/health")
-        if not health or health.get("service") != SERVICE:
-            continue
-        if state and not _same_dir(health.get("data_dir"), data_dir) and target != url:
-            continue
-        Faults(target)._post("shutdown", {})
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _get_json(target + "/health", 0.3):
-            time.sleep(0.05)
-        # It removes its state file last, just before its process ends.
-        while time.monotonic() < deadline and _read_state(data_dir) == state and state:
-            time.sleep(0.05)
-        return True
-    if state is not None and not _pid_alive(state.get("pid")):
-        (data_dir / STATE_FILE).unlink(missing_ok=True)
-    return False
-
-
-# --- in this process --------------------------------------------------------------------------
 
 
 def serve_in_thread(
@@ -390,55 +74,3 @@ def serve_in_thread(
     except OSError as exc:
         raise SandboxError(f"The sandbox could not listen on {host}:{port}: {exc}.") from exc
     return RunningSandbox(httpd, idle_exit=idle_exit).start()
-
-
-# --- the fault switches, over HTTP ------------------------------------------------------------
-
-
-class Faults:
-    """Flip a running sandbox's fault switches (its ``/sandbox/...`` endpoints)."""
-
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-
-    def _post(self, name: str, data: dict) -> dict:
-        request = urllib.request.Request(  # noqa: S310 - http(s) URL of our sandbox
-            f"{self.url}/sandbox/{name}",
-            data=json.dumps(data).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            with _open(request, timeout=self.timeout) as resp:
-                return json.loads(resp.read().decode("utf-8") or "{}")
-        except urllib.error.HTTPError as exc:
-            raise SandboxError(
-                f"The sandbox refused /sandbox/{name}: HTTP {exc.code} {exc.read()[:200]!r}."
-            ) from exc
-        except OSError as exc:
-            raise SandboxError(f"Could not reach the sandbox at {self.url}: {exc}.") from exc
-
-    def fail_next_token_request(self, count: int = 1) -> None:
-        """The next token request(s) answer 503 ``temporarily_unavailable``."""
-        self._post("fail-next-token-request", {"count": count})
-
-    def expire_access_tokens(self) -> int:
-        """Every access token issued so far expires now; returns how many."""
-        return int(self._post("expire-access-tokens", {}).get("expired", 0))
-
-    def set_token_lifetimes(self, *, access_token=None, refresh_token=None, code=None) -> dict:
-        """Lifetimes in seconds for what is issued from now on (e.g. ``access_token=5``)."""
-        data = {"access_token": access_token, "refresh_token": refresh_token, "code": code}
-        return self._post("token-lifetimes", {k: v for k, v in data.items() if v is not None})[
-            "lifetimes"
-        ]
-
-    def reset(self) -> dict:
-        """Back to the starting lifetimes; no pending failure."""
-        return self._post("reset", {})["lifetimes"]
-
-
-def faults(url: str) -> Faults:
-    """The fault switches of the sandbox at ``url``: ``faults(info.url).expire_access_tokens()``."""
-    return Faults(url)

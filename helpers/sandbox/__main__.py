@@ -1,25 +1,30 @@
 """``python -m helpers.sandbox``: run the sandbox in this terminal (Ctrl+C stops it).
 
-``python -m helpers.sandbox stop`` stops the one running on a data folder (or port).
+``python -m helpers.sandbox stop`` stops the one running on this data folder (only that one);
+``debug-link`` prints the owner's link to its request log; ``use-free-port`` writes the next
+free port to ``.env`` when another folder's sandbox holds the port.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
 
 from ..errors import SandboxError
-from . import DEFAULT_PORT, _resolve, stop_running
 from .defaults import (
     ACCESS_TOKEN_LIFETIME,
     CODE_LIFETIME,
     DEFAULT_HOST,
+    DEFAULT_PORT,
     REFRESH_MODE,
     REFRESH_MODES,
     REFRESH_TOKEN_LIFETIME,
 )
+from .process import _resolve, next_free_port, recorded_info, stop_running
 
 
 def _port(text: str) -> int:
@@ -46,9 +51,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m helpers.sandbox",
         description="A local GoTo-compatible OAuth 2.0 authorization server and API, for "
-        "learning the Authorization Code Grant offline. 'stop' stops a running one.",
+        "learning the Authorization Code Grant offline. 'stop' stops this folder's running "
+        "one; 'debug-link' prints the link to its request log; 'use-free-port' sets "
+        "OAUTH_SANDBOX_PORT in .env to the next free port.",
     )
-    parser.add_argument("command", nargs="?", choices=["serve", "stop"], default="serve")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "stop", "debug-link", "use-free-port"],
+        default="serve",
+    )
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -84,9 +96,72 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help="stop after this long without a request (0: never)",
     )
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="one more redirect URI for the demo client (repeatable); matched exactly, except "
+        "the port of a loopback one (RFC 8252 §7.3)",
+    )
+    # A class on JupyterHub (helpers/sandbox/hub.py, classroom/jupyterhub_config.py).
+    parser.add_argument(
+        "--public-url",
+        default=os.environ.get("OAUTH_SANDBOX_PUBLIC_URL"),
+        metavar="URL",
+        help="where browsers reach the sign-in pages through JupyterHub, e.g. "
+        "https://hub.example.org/services/oauth-sandbox/ (its path is the prefix); learners "
+        "sign in as their hub name with the password in OAUTH_SANDBOX_CLASS_SECRET's HMAC",
+    )
+    parser.add_argument(
+        "--events-file",
+        default=os.environ.get("OAUTH_SANDBOX_EVENTS_FILE"),
+        metavar="PATH",
+        help="with --public-url: append each learner's progress here (JSON lines)",
+    )
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser.parse_args(argv)
+
+
+def _use_free_port(port: int) -> int:
+    """Write ``OAUTH_SANDBOX_PORT=<the next free port>`` to .env (made 0600 if new)."""
+    from ..config import env_file_path
+
+    free = next_free_port(port)
+    if free is None:
+        print(f"No free port found after {port}.", file=sys.stderr)
+        return 1
+    path = env_file_path() or Path.cwd() / ".env"
+    lines = path.read_text("utf-8").splitlines() if path.is_file() else []
+    lines = [line for line in lines if not line.strip().startswith("OAUTH_SANDBOX_PORT=")]
+    lines.append(f"OAUTH_SANDBOX_PORT={free}")
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    print(f"OAUTH_SANDBOX_PORT={free} written to {path}.")
+    if os.environ.get("OAUTH_SANDBOX_PORT"):
+        print("The environment also sets OAUTH_SANDBOX_PORT, and it wins over .env: unset it.")
+    return 0
+
+
+def _serve_class(app, args: argparse.Namespace) -> None:
+    """The extra redirect URIs, and the hub front (helpers/sandbox/hub.py) when asked for."""
+    from .defaults import DEMO_CLIENT_NAME, DEMO_REDIRECT_URI, DEMO_SCOPES
+    from .hub import HubFront
+
+    if args.redirect_uri:
+        app.add_client(
+            app.demo.client_id,
+            app.demo.client_secret,
+            redirect_uris=[DEMO_REDIRECT_URI, *args.redirect_uri],
+            scopes=DEMO_SCOPES,
+            name=DEMO_CLIENT_NAME,
+        )
+    if args.public_url:
+        secret = os.environ.get("OAUTH_SANDBOX_CLASS_SECRET", "")
+        events = Path(args.events_file) if args.events_file else None
+        app.hub = HubFront(args.public_url, secret.encode() or None, events)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,10 +173,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m helpers.sandbox: error: {exc}", file=sys.stderr)
         return 2
     if args.command == "stop":
-        stopped = stop_running(data_dir=data_dir, port=port)
-        print("Stopped the sandbox." if stopped else "No sandbox was running there.")
+        try:
+            stopped = stop_running(data_dir=data_dir, port=port)
+        except SandboxError as exc:
+            print(f"Not stopped. {exc}")
+            return 1
+        print(
+            f"Stopped the sandbox of {data_dir}."
+            if stopped
+            else f"No sandbox of {data_dir} was running."
+        )
         return 0
+    if args.command == "debug-link":
+        info = recorded_info(data_dir)
+        if info is None or not info.control_token:
+            print(f"No sandbox of {data_dir} is running (or its state file is not readable).")
+            return 1
+        print(info.debug_url)
+        return 0
+    if args.command == "use-free-port":
+        return _use_free_port(port)
 
+    if os.name != "nt":
+        os.umask(0o077)  # whatever this process creates in the data folder is its owner's only
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -126,13 +220,16 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"The sandbox cannot listen on {args.host}:{port}: {exc}", file=sys.stderr)
         return 2
+    _serve_class(httpd.app, args)
     sandbox = RunningSandbox(httpd, idle_exit=args.idle_exit or None)
     info = sandbox.info
 
     def on_signal(signum, frame):
-        sandbox.stop()
+        sandbox.stop(f"signal {signal.Signals(signum).name}")
 
     signal.signal(signal.SIGTERM, on_signal)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_signal)  # the terminal it ran in was closed
     sandbox.start()
     if args.background:
         logging.getLogger("helpers.sandbox").info(
@@ -148,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  redirect URI   http://127.0.0.1:<any port>/login/oauth2/code/goto\n"
             f"  demo user      {info.user_email} / {info.user_password}\n"
             f"  refresh mode   {args.refresh_mode}\n"
-            f"  requests log   {info.url}/debug/requests\n"
+            f"  requests log   {info.debug_url}\n"
             "Press Ctrl+C to stop.",
             flush=True,
         )
@@ -156,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         while not sandbox.wait(0.5):
             pass
     except KeyboardInterrupt:
-        pass
+        sandbox.stop("Ctrl+C (SIGINT)")
     finally:
         sandbox.stop()
     return 0

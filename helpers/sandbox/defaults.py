@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -38,6 +40,37 @@ DEMO_USER_PASSWORD = "tutorial"
 
 SECRET_FILE = "client_secret.txt"
 
+#: The header that carries the control token to ``/sandbox/...`` (shutdown, fault switches).
+CONTROL_HEADER = "X-Sandbox-Control"
+
+
+def debug_key(control_token: str) -> str:
+    """The key that opens ``/debug/requests``: derived from the control token, so whoever can
+    read the state file can read the page, and a leaked page cookie flips no switch."""
+    return hmac.new(control_token.encode(), b"debug-requests", hashlib.sha256).hexdigest()[:32]
+
+
+def private_dir(path: str | os.PathLike) -> Path:
+    """Make ``path`` (and its parents) if needed; the folder itself is the owner's only (0700).
+
+    It holds the client secret, the database (pending states, messages) and the control token:
+    on a shared machine other users must not read any of it.
+    """
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name != "nt":
+        os.chmod(path, 0o700)
+    return path
+
+
+def private_file(path: str | os.PathLike) -> Path:
+    """Create ``path`` empty if missing, and make it the owner's only (0600)."""
+    path = Path(path)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    if os.name != "nt":
+        os.chmod(path, 0o600)
+    return path
+
 
 def generate_client_secret() -> str:
     """A random secret shaped like GoTo's: base64 with '+' (and '=' padding) in it.
@@ -60,7 +93,7 @@ def demo_client_secret(data_dir: str | os.PathLike) -> str:
             return secret
     except OSError:
         pass
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     secret = generate_client_secret()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -113,7 +113,7 @@ def consent_page(
     body = page(
         "Allow access?",
         "consent.html",
-        raw={"scope_items": items},
+        raw={"scope_items": items, "account": sign_out_form(csrf, "Not you?")},
         client_name=client_name,
         email=email,
         redirect_uri=redirect_uri,
@@ -123,7 +123,34 @@ def consent_page(
     return html_response(200, body, extra)
 
 
+def sign_out_form(csrf: str, before: str) -> str:
+    """A sign-out button after the HTML ``before``; the form carries the session's CSRF token."""
+    return (
+        f'<form class="account" method="post" action="/oauth/sign-out">{before} '
+        f'<input type="hidden" name="csrf_token" value="{html.escape(csrf, quote=True)}">'
+        '<button type="submit" class="secondary">Sign out</button></form>'
+    )
+
+
+def signed_in_line(email: str, csrf: str) -> str:
+    """ "Signed in as ..." with a sign-out button, for the home page."""
+    return sign_out_form(csrf, f"Signed in as <strong>{html.escape(email)}</strong>.")
+
+
 # --- the debug page ---------------------------------------------------------------------------
+
+
+def debug_refused_page() -> Response:
+    """403 for /debug/requests without the owner's key: what it is, and how the owner opens it."""
+    return error_page(
+        403,
+        "Only the sandbox's owner can read this page",
+        "The request log shows who signs in, from which application, to which redirect URI, "
+        "so only whoever started this sandbox may read it.",
+        "Open the link that `python -m helpers.sandbox debug-link` prints (in the checkout "
+        "that started the sandbox), or `helpers.sandbox.ensure_running().debug_url` in a "
+        "notebook.",
+    )
 
 
 def log_entry(req: Request, resp: Response, seconds: float) -> dict:

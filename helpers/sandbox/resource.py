@@ -8,17 +8,29 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .defaults import REALM
 from .transport import Request, Response, json_response
+
+if TYPE_CHECKING:
+    from oauthlib.oauth2 import WebApplicationServer
+
+    from .store import Store
 
 E164_RE = re.compile(r"^\+[1-9][0-9]{1,14}$")
 MAX_MESSAGE_CHARS = 1000
 
 
 class ProtectedApi:
-    """The resource server's routes, mixed into ``SandboxApp``: they use its ``oauth``
-    (oauthlib's server, for ``verify_request``), ``store`` and ``url``."""
+    """The resource server's routes, over the authorization server's oauthlib server (for
+    ``verify_request``) and store; ``url`` gives the sandbox's address once it is bound."""
+
+    def __init__(self, oauth: WebApplicationServer, store: Store, url: Callable[[], str]) -> None:
+        self.oauth = oauth
+        self.store = store
+        self.url = url
 
     def _bearer(self, req: Request, scopes: list[str]):
         """(oauthlib request, None) for a good token, else (None, the RFC 6750 error answer)."""
@@ -31,7 +43,7 @@ class ProtectedApi:
                 [("WWW-Authenticate", f'Bearer realm="{REALM}"')],
             )
         valid, request = self.oauth.verify_request(
-            self.url + req.path, req.method, None, {"Authorization": auth}, scopes=scopes
+            self.url() + req.path, req.method, None, {"Authorization": auth}, scopes=scopes
         )
         if valid:
             return request, None
@@ -107,7 +119,7 @@ class ProtectedApi:
         The notebooks call it with the tutorial's one scope, ``messaging.v1.send``, and every
         token response names the user (``principal``) anyway, so the sandbox does not gate it
         behind ``identity:scim.me``; that scope's consent line says so. What GoTo does is
-        UNCONFIRMED (GOTO.md): this SCIM path appears only in third-party code, and whether it
+        UNCONFIRMED (docs/goto.md): this SCIM path appears only in third-party code, and whether it
         needs ``identity:scim.me`` (its name suggests so) or answers any token is undocumented.
         """
         request, refused = self._bearer(req, [])

@@ -20,7 +20,8 @@ log = logging.getLogger("helpers.sandbox")
 
 
 def write_state_file(app: SandboxApp) -> Path:
-    """Record pid, URL and demo credentials (mode 0600) so ``ensure_running`` can find us."""
+    """Record pid, URL, demo credentials and the control token (mode 0600) so that
+    ``ensure_running`` can find us and only our owner can control us."""
     path = app.data_dir / STATE_FILE
     data = {
         "pid": os.getpid(),
@@ -31,9 +32,11 @@ def write_state_file(app: SandboxApp) -> Path:
         "user_email": app.demo.user_email,
         "user_password": app.demo.user_password,
         "started_at": app.started_at,
+        "control_token": app.control_token,
     }
     tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp.unlink(missing_ok=True)  # O_EXCL below: never write through a planted file or link
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=1)
     os.replace(tmp, path)
@@ -120,13 +123,13 @@ def build(
 class RunningSandbox:
     """A sandbox serving from a daemon thread of this process; a context manager.
 
-    The fault switches are methods here, and HTTP endpoints under ``/sandbox/``.
+    Its fault switches are ``.switches`` (see ``switches.py``).
     """
 
     def __init__(
         self, httpd: SandboxHTTPServer, *, idle_exit: float | None = None, state_file=True
     ) -> None:
-        from . import SandboxInfo
+        from .process import SandboxInfo
 
         self.httpd = httpd
         self.app = httpd.app
@@ -139,6 +142,7 @@ class RunningSandbox:
             user_email=demo.user_email,
             user_password=demo.user_password,
             data_dir=str(self.app.data_dir),
+            control_token=self.app.control_token,
         )
         self._idle_exit = idle_exit
         self._state_file = state_file
@@ -166,21 +170,24 @@ class RunningSandbox:
         step = max(0.05, min(30.0, self._idle_exit / 20))
         while not self._stopped.wait(step):
             if time.monotonic() - self.app.last_activity > self._idle_exit:
-                log.info("idle for %s s: stopping", self._idle_exit)
                 self._stopped.set()  # the main thread (or whoever waits) finishes the stop
-                self.stop()
+                self.stop(f"no request for {self._idle_exit:g} s (idle exit)")
                 return
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until stopped (by ``stop``, /sandbox/shutdown or idle exit)."""
         return self._stopped.wait(timeout)
 
-    def stop(self) -> None:
-        """Stop serving, free the port, remove the state file. Safe to call twice."""
+    def stop(self, reason: str = "stopped by its program") -> None:
+        """Stop serving, free the port, remove the state file. Safe to call twice.
+
+        ``reason`` goes to the log ("stopping: ..."), so that its log says why it stopped.
+        """
         self._stopped.set()  # wakes wait() at once
         with self._stop_lock:  # a second caller returns only once the first one is done
             if self._done:
                 return
+            log.info("stopping: %s", reason)
             if self._thread is not None and self._thread is not threading.current_thread():
                 self.httpd.shutdown()
                 self._thread.join(timeout=5)
@@ -200,20 +207,10 @@ class RunningSandbox:
         state = "stopped" if self._done else "running"
         return f"RunningSandbox({self.url!r}, {state})"
 
-    # fault switches and test helpers, delegated to the app
-    def fail_next_token_request(self, count: int = 1) -> None:
-        self.app.fail_next_token_request(count)
-
-    def expire_access_tokens(self) -> int:
-        return self.app.expire_access_tokens()
-
-    def set_token_lifetimes(self, *, access_token=None, refresh_token=None, code=None) -> dict:
-        return self.app.set_token_lifetimes(
-            access_token=access_token, refresh_token=refresh_token, code=code
-        )
-
-    def reset_faults(self) -> dict:
-        return self.app.reset_faults()
+    @property
+    def switches(self):
+        """The fault switches: ``running.switches.expire_access_tokens()``."""
+        return self.app.switches
 
     def add_user(self, email: str, password: str, display_name: str | None = None) -> None:
         self.app.add_user(email, password, display_name)

@@ -3,13 +3,14 @@
     /oauth/authorize        GET: validate, then a login page and a consent page
     /oauth/login            POST: the login form
     /oauth/consent          GET/POST: the consent page; Allow or Deny
+    /oauth/sign-out         POST: end the browser's session (with its CSRF token)
     /oauth/token            POST: authorization_code and refresh_token grants (HTTP Basic)
     /oauth/revoke           POST: RFC 7009 (not documented by GoTo)
     /messaging/v1/messages  POST: send a message (scope messaging.v1.send)
     /identity/v1/Users/me   GET: who am I (any valid token)
     /health                 GET: liveness, and which sandbox this is
-    /debug/requests         GET: the last requests and responses, secrets redacted
-    /sandbox/...            POST, loopback only: fault switches for teaching and tests
+    /debug/requests         GET, its owner only: the last requests and responses, redacted
+    /sandbox/...            POST, its owner only: shutdown and fault switches
 
 ``SandboxApp.handle`` turns one request into one ``Response`` without any socket code. The rest
 lives next door: ``transport`` (requests, responses, the stdlib server), ``pages`` (templates and
@@ -23,32 +24,62 @@ import hmac
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from oauthlib.oauth2 import WebApplicationServer
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from ..loopback import is_loopback
+from ..redact import printable, redact_url
 from . import pages
 from . import validator as policy
-from .defaults import DEMO_CLIENT_NAME, DEMO_REDIRECT_URI, DEMO_SCOPES, REALM, SERVICE
+from .defaults import (
+    CONTROL_HEADER,
+    DEMO_CLIENT_NAME,
+    DEMO_REDIRECT_URI,
+    DEMO_SCOPES,
+    REALM,
+    SERVICE,
+    STATE_FILE,
+    debug_key,
+)
+from .hub import HubFront
 from .pages import error_page, html_response, page
 from .resource import ProtectedApi
-from .store import Store, digest
+from .store import Pending, Session, Store, digest
+from .switches import OVER_HTTP, Switches
+from .throttle import Throttle
 from .transport import BadInput, Request, Response, json_response, redirect
 
 log = logging.getLogger("helpers.sandbox")
 
-SESSION_LIFETIME = 8 * 3600
+#: A browser session before sign-in, and a pending authorization request, last an hour; a
+#: signed-in session half an hour (then the learner signs in again), or until sign-out.
+SESSION_LIFETIME = 3600
+SIGNED_IN_LIFETIME = 1800
 PENDING_LIFETIME = 3600
+#: Caps on what an authorization request may carry; every value is kept until it is answered.
+MAX_STATE_CHARS = 512
+MAX_AUTHORIZE_CHARS = 2048
 
 
 # --- the application --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostedStep:
+    """A login or consent form post that passed the session, CSRF and pending checks."""
+
+    form: dict[str, str]
+    session: Session
+    txn: str
+    pending: Pending
 
 
 @dataclass(frozen=True)
@@ -59,8 +90,8 @@ class Demo:
     user_password: str
 
 
-class SandboxApp(ProtectedApi):
-    """The authorization server and the protected API (``ProtectedApi``), over one ``Store``."""
+class SandboxApp:
+    """The authorization server and the protected API (``self.api``), over one ``Store``."""
 
     def __init__(
         self,
@@ -73,16 +104,19 @@ class SandboxApp(ProtectedApi):
         self.data_dir = Path(data_dir).resolve()
         self.store = Store(self.data_dir)
         self.settings = settings
-        self.defaults = policy.Settings(**vars(settings))
         self.demo = demo
         self.url = ""  # set by the server once bound
         self.allowed_hosts: frozenset[str] = frozenset()  # Host headers naming us; ditto
         self.started_at = time.time()
         self.last_activity = time.monotonic()
         self.log: collections.deque[dict] = collections.deque(maxlen=200)
-        self._fail_next = 0
-        self._lock = threading.Lock()
-        self.on_shutdown = None  # set by the runner: callable with no arguments
+        self.switches = Switches(settings, self.store.expire_access_tokens)
+        self.on_shutdown = None  # set by the runner: callable with the reason, a string
+        #: The secret of /sandbox/... (and, derived from it, of /debug/requests): written only
+        #: to the state file, which only the sandbox's owner can read.
+        self.control_token = secrets.token_urlsafe(32)
+        self.throttle = Throttle()
+        self.hub: HubFront | None = None  # set when serving a class behind JupyterHub
 
         self.store.put_client(
             demo.client_id,
@@ -110,59 +144,7 @@ class SandboxApp(ProtectedApi):
             grant.register_token_modifier(self._add_principal)
         refresh_grant.register_token_modifier(self._like_gotos_refresh_answer)
         refresh_grant.issue_new_refresh_tokens = settings.rotate
-
-    # --- fault switches ---------------------------------------------------------------------
-
-    def fail_next_token_request(self, count: int = 1) -> None:
-        """The next ``count`` token requests answer 503 temporarily_unavailable."""
-        with self._lock:
-            self._fail_next = max(0, int(count))
-
-    def expire_access_tokens(self) -> int:
-        """Every access token issued so far expires now; returns how many."""
-        return self.store.expire_access_tokens()
-
-    def set_token_lifetimes(
-        self,
-        *,
-        access_token: int | None = None,
-        refresh_token: int | None = None,
-        code: int | None = None,
-    ) -> dict:
-        """Lifetimes (seconds) for tokens and codes issued from now on."""
-        for value in (access_token, refresh_token, code):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise BadInput("lifetimes are whole numbers of seconds, at least 1")
-        if access_token is not None:
-            self.settings.access_token_lifetime = access_token
-        if refresh_token is not None:
-            self.settings.refresh_token_lifetime = refresh_token
-        if code is not None:
-            self.settings.code_lifetime = code
-        return self.lifetimes()
-
-    def reset_faults(self) -> dict:
-        """Back to the lifetimes the sandbox started with; no pending failure."""
-        with self._lock:
-            self._fail_next = 0
-        self.settings.access_token_lifetime = self.defaults.access_token_lifetime
-        self.settings.refresh_token_lifetime = self.defaults.refresh_token_lifetime
-        self.settings.code_lifetime = self.defaults.code_lifetime
-        return self.lifetimes()
-
-    def lifetimes(self) -> dict:
-        return {
-            "access_token": self.settings.access_token_lifetime,
-            "refresh_token": self.settings.refresh_token_lifetime,
-            "code": self.settings.code_lifetime,
-        }
-
-    def _take_failure(self) -> bool:
-        with self._lock:
-            if self._fail_next > 0:
-                self._fail_next -= 1
-                return True
-            return False
+        self.api = ProtectedApi(self.oauth, self.store, lambda: self.url)
 
     def add_user(self, email: str, password: str, display_name: str | None = None) -> None:
         self.store.put_user(email, password, display_name)
@@ -191,7 +173,7 @@ class SandboxApp(ProtectedApi):
         return token
 
     def _like_gotos_refresh_answer(self, token, token_handler, request):
-        # GoTo's own refresh example answers without token_type (GOTO.md); RFC 6749 §5.1 makes
+        # GoTo's own refresh example answers without token_type (docs/goto.md); RFC 6749 §5.1 makes
         # it required, so clients must cope. "rotate" mode stays RFC-shaped.
         if not self.settings.rotate:
             token.pop("token_type", None)
@@ -204,15 +186,42 @@ class SandboxApp(ProtectedApi):
         self.last_activity = time.monotonic()
         started = time.perf_counter()
         try:
-            resp = self._misdirected(req) or self._route(req)
+            resp = self._answer(req)
         except (BadInput, UnicodeDecodeError, ValueError) as exc:
-            log.info("bad request %s %s: %s", req.method, req.path, exc)
+            log.info("bad request %s %s: %s", req.method, printable(req.path), printable(str(exc)))
             resp = self._bad_input(req, str(exc))
         except Exception:
-            log.error("error handling %s %s\n%s", req.method, req.path, traceback.format_exc())
+            log.error(
+                "error handling %s %s\n%s", req.method, printable(req.path), traceback.format_exc()
+            )
             resp = self._bad_input(req, "The sandbox could not handle this request.")
+        seconds = time.perf_counter() - started
+        if log.isEnabledFor(logging.DEBUG):  # -v: every request, one line, secrets masked
+            log.debug(
+                "%s %s %s %d %.1f ms",
+                req.peer,
+                printable(req.method),
+                printable(redact_url(req.target), 500),
+                resp.status,
+                seconds * 1000,
+            )
         if not req.path.startswith("/debug/"):
-            self._record(req, resp, time.perf_counter() - started)
+            self._record(req, resp, seconds)
+        return resp
+
+    def _answer(self, req: Request) -> Response:
+        if self.hub is None:
+            return self._misdirected(req) or self._route(req)
+        # Behind JupyterHub (helpers/sandbox/hub.py): the prefix's pages, then the progress.
+        inner, refused = self.hub.incoming(req)
+        if refused is not None:
+            return refused
+        if inner is not None:
+            resp = self.hub.outgoing(self._route(inner))
+            req = inner
+        else:
+            resp = self._misdirected(req) or self._route(req)
+        self.hub.observe(self, req, resp)
         return resp
 
     def _misdirected(self, req: Request) -> Response | None:
@@ -241,6 +250,7 @@ class SandboxApp(ProtectedApi):
         if req.path.startswith("/oauth/authorize") or req.path in (
             "/oauth/login",
             "/oauth/consent",
+            "/oauth/sign-out",
         ):
             return error_page(400, "Bad request", why)
         return json_response(400, {"error": "invalid_request", "error_description": why})
@@ -252,10 +262,11 @@ class SandboxApp(ProtectedApi):
             ("POST", "/oauth/login"): self.login,
             ("GET", "/oauth/consent"): self.consent_page,
             ("POST", "/oauth/consent"): self.consent,
+            ("POST", "/oauth/sign-out"): self.sign_out,
             ("POST", "/oauth/token"): self.token,
             ("POST", "/oauth/revoke"): self.revoke,
-            ("POST", "/messaging/v1/messages"): self.send_message,
-            ("GET", "/identity/v1/Users/me"): self.who_am_i,
+            ("POST", "/messaging/v1/messages"): self.api.send_message,
+            ("GET", "/identity/v1/Users/me"): self.api.who_am_i,
             ("GET", "/health"): self.health,
             ("GET", "/debug/requests"): self.debug_requests,
             ("GET", "/"): self.home,
@@ -286,16 +297,22 @@ class SandboxApp(ProtectedApi):
     def _session(self, req: Request):
         return self.store.get_session(req.cookie(self._cookie_name()))
 
-    def _new_session_cookie(self) -> tuple[tuple[str, str, None], tuple[str, str]]:
+    def _new_session_cookie(self) -> tuple[Session, tuple[str, str]]:
+        """A new session nobody signed in to, and the header that sets it."""
         session_id, csrf = self.store.new_session(SESSION_LIFETIME)
+        return Session(digest(session_id), csrf), self._session_cookie(session_id, SESSION_LIFETIME)
+
+    def _session_cookie(self, value: str, lifetime: int) -> tuple[str, str]:
         cookie = (
-            f"{self._cookie_name()}={session_id}; Path=/; HttpOnly; SameSite=Lax; "
-            f"Max-Age={SESSION_LIFETIME}"
+            f"{self._cookie_name()}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={lifetime}"
         )
-        return (digest(session_id), csrf, None), ("Set-Cookie", cookie)
+        return ("Set-Cookie", cookie)
 
     def authorize(self, req: Request) -> Response:
         """GET /oauth/authorize: check the request, keep it server-side, show login or consent."""
+        too_long = _too_long(req)
+        if too_long:
+            return error_page(400, "This sign-in request is too long", too_long)
         uri = self.url + req.target
         try:
             scopes, credentials = self.oauth.validate_authorization_request(
@@ -318,10 +335,9 @@ class SandboxApp(ProtectedApi):
         if session is None:
             session, cookie = self._new_session_cookie()
             extra.append(cookie)
-        session_hash, csrf, email = session
         self.store.purge_expired()
         txn = self.store.put_pending(
-            session_hash,
+            session.hash,
             uri=uri,
             scopes=list(scopes),
             client_id=credentials["client_id"],
@@ -329,10 +345,10 @@ class SandboxApp(ProtectedApi):
             state=credentials.get("state"),
             lifetime=PENDING_LIFETIME,
         )
-        pending = self.store.get_pending(txn, session_hash)
-        if email:
-            return self._consent_response(pending, txn, csrf, email, extra)
-        return self._login_response(pending, txn, csrf, extra=extra)
+        pending = self.store.get_pending(txn, session.hash)
+        if session.email:
+            return self._consent_response(pending, txn, session.csrf, session.email, extra)
+        return self._login_response(pending, txn, session.csrf, extra=extra)
 
     def _client_name(self, client_id: str) -> str:
         client = self.store.get_client(client_id)
@@ -372,7 +388,7 @@ class SandboxApp(ProtectedApi):
                 "This form arrived without the sandbox's session cookie (cookies blocked, or the "
                 "session expired).",
             )
-        if not hmac.compare_digest(form.get("csrf_token", "").encode(), session[1].encode()):
+        if not hmac.compare_digest(form.get("csrf_token", "").encode(), session.csrf.encode()):
             return None, error_page(
                 403,
                 "This form was refused",
@@ -381,18 +397,18 @@ class SandboxApp(ProtectedApi):
             )
         return session, None
 
-    def _posted_step(self, req: Request):
-        """A login or consent form post: its form, session, txn and pending authorization
-        request, or the page that refuses it (no session, bad CSRF token, request gone)."""
+    def _posted_step(self, req: Request) -> tuple[PostedStep | None, Response | None]:
+        """A login or consent form post, checked: (the step, None), or (None, the page that
+        refuses it: no session, bad CSRF token, request gone)."""
         form = req.form()
         session, refused = self._form_session(req, form)
         if refused:
-            return refused
+            return None, refused
         txn = form.get("txn", "")
-        pending = self.store.get_pending(txn, session[0])
+        pending = self.store.get_pending(txn, session.hash)
         if pending is None:
-            return self._expired_request()
-        return form, session, txn, pending
+            return None, self._expired_request()
+        return PostedStep(form, session, txn, pending), None
 
     def _expired_request(self) -> Response:
         return error_page(
@@ -403,45 +419,81 @@ class SandboxApp(ProtectedApi):
 
     def login(self, req: Request) -> Response:
         """POST /oauth/login: check the email and password, then go to the consent page."""
-        step = self._posted_step(req)
-        if isinstance(step, Response):
-            return step
-        form, (session_hash, csrf, _), txn, pending = step
-        user = self.store.check_login(form.get("email", ""), form.get("password", ""))
-        if user is None:
+        step, refused = self._posted_step(req)
+        if refused:
+            return refused
+        email = step.form.get("email", "")
+        keys = ("account:" + email.strip().lower(), "session:" + step.session.hash)
+        wait = self.throttle.wait_left(keys)
+        if wait > 0:
+            seconds = max(1, round(wait))
             return self._login_response(
-                pending,
-                txn,
-                csrf,
-                message="Wrong email or password. Try again (the demo account is shown below).",
-                email=form.get("email", ""),
+                step.pending,
+                step.txn,
+                step.session.csrf,
+                message=f"Too many wrong passwords for this account or browser: wait {seconds} "
+                f"second{'s' if seconds != 1 else ''}, then try again.",
+                email=email,
+                status=429,
+                extra=[("Retry-After", str(seconds))],
             )
-        self.store.sign_in_session(session_hash, user.email)
-        return redirect("/oauth/consent?" + urlencode({"txn": txn}), status=303)
+        user = self.store.check_login(email, step.form.get("password", ""))
+        if user is None and self.hub is not None:  # a learner's first sign-in on a class hub
+            user = self.hub.class_account(self.store, email, step.form.get("password", ""))
+        if user is None:
+            self.throttle.failed(keys)
+            return self._login_response(
+                step.pending,
+                step.txn,
+                step.session.csrf,
+                message="Wrong email or password. Try again (the demo account is shown below).",
+                email=email,
+            )
+        self.throttle.succeeded(keys)
+        # A new session id and CSRF token at sign-in; the old id, which a page on another
+        # loopback port could have planted (cookies ignore ports, RFC 6265 §8.5), ends here.
+        session_id, _ = self.store.sign_in(step.session.hash, user.email, SIGNED_IN_LIFETIME)
+        cookie = self._session_cookie(session_id, SIGNED_IN_LIFETIME)
+        return redirect(
+            "/oauth/consent?" + urlencode({"txn": step.txn}), status=303, extra=[cookie]
+        )
+
+    def sign_out(self, req: Request) -> Response:
+        """POST /oauth/sign-out (with the page's CSRF token): end this browser's session."""
+        if self._session(req) is not None:  # else already signed out: nothing to forge
+            session, refused = self._form_session(req, req.form())
+            if refused:
+                return refused
+            self.store.end_session(session.hash)
+        return html_response(
+            200,
+            page("Signed out", "signed_out.html"),
+            [self._session_cookie("", 0)],
+        )
 
     def consent_page(self, req: Request) -> Response:
         """GET /oauth/consent?txn=...: the Allow/Deny page (or the login page if signed out)."""
         session = self._session(req)
         txn = req.query.get("txn", "")
-        pending = self.store.get_pending(txn, session[0]) if session else None
+        pending = self.store.get_pending(txn, session.hash) if session else None
         if pending is None:
             return self._expired_request()
-        if not session[2]:
-            return self._login_response(pending, txn, session[1])
-        return self._consent_response(pending, txn, session[1], session[2])
+        if not session.email:
+            return self._login_response(pending, txn, session.csrf)
+        return self._consent_response(pending, txn, session.csrf, session.email)
 
     def consent(self, req: Request) -> Response:
         """POST /oauth/consent: Allow issues a code; Deny redirects with access_denied."""
-        step = self._posted_step(req)
-        if isinstance(step, Response):
-            return step
-        form, (session_hash, _, email), txn, pending = step
+        step, refused = self._posted_step(req)
+        if refused:
+            return refused
+        email, pending = step.session.email, step.pending
         if not email:
             return self._expired_request()
-        decision = form.get("decision")
+        decision = step.form.get("decision")
         if decision not in ("allow", "deny"):
             raise BadInput("decision must be allow or deny")
-        if not self.store.take_pending(txn, session_hash):
+        if not self.store.take_pending(step.txn, step.session.hash):
             return self._expired_request()
         if decision == "deny":
             error = oauth_errors.AccessDeniedError(
@@ -459,15 +511,19 @@ class SandboxApp(ProtectedApi):
     # --- token and revocation endpoints -----------------------------------------------------
 
     def _form_check(self, req: Request) -> Response | None:
+        """A form body, each parameter at most once (RFC 6749 §3.2: "Request and response
+        parameters MUST NOT be included more than once"); else invalid_request."""
         ctype = req.headers.get("content-type", "")
         if "application/x-www-form-urlencoded" not in ctype.lower():
-            return json_response(
-                400,
-                {
-                    "error": "invalid_request",
-                    "error_description": "The body must be application/x-www-form-urlencoded "
-                    "(RFC 6749 section 4.1.3).",
-                },
+            return _invalid_request(
+                "The body must be application/x-www-form-urlencoded (RFC 6749 section 4.1.3)."
+            )
+        names = [name for name, _ in parse_qsl(req.body.decode("utf-8"), keep_blank_values=True)]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            return _invalid_request(
+                f"Repeated parameter: {printable(', '.join(repeated), 100)}. Send each parameter "
+                "once (RFC 6749 section 3.2)."
             )
         return None
 
@@ -483,7 +539,7 @@ class SandboxApp(ProtectedApi):
 
     def token(self, req: Request) -> Response:
         """POST /oauth/token: oauthlib's token endpoint, behind the strictness layer."""
-        if self._take_failure():
+        if self.switches.take_failure():
             return json_response(
                 503,
                 {
@@ -497,9 +553,12 @@ class SandboxApp(ProtectedApi):
         if refused:
             return refused
         body = req.body.decode("utf-8")
-        headers, out, status = self.oauth.create_token_response(
-            self.url + req.target, "POST", body, _oauthlib_headers(req)
-        )
+        try:
+            headers, out, status = self.oauth.create_token_response(
+                self.url + req.target, "POST", body, _oauthlib_headers(req)
+            )
+        except oauth_errors.OAuth2Error as exc:  # raised, not answered: a query string
+            headers, out, status = exc.headers, exc.json, exc.status_code
         return self._oauth_response(headers, out, status)
 
     def revoke(self, req: Request) -> Response:
@@ -527,14 +586,19 @@ class SandboxApp(ProtectedApi):
             "client_id": self.demo.client_id,
             "user_email": self.demo.user_email,
             "refresh_mode": self.settings.refresh_mode,
-            "lifetimes": self.lifetimes(),
+            "lifetimes": self.switches.lifetimes(),
             "started_at": self.started_at,
         }
 
     def home(self, req: Request) -> Response:
+        session = self._session(req)
+        account = (
+            pages.signed_in_line(session.email, session.csrf) if session and session.email else ""
+        )
         body = page(
             "Sandbox",
             "home.html",
+            raw={"account": account},
             client_id=self.demo.client_id,
             user_email=self.demo.user_email,
         )
@@ -551,6 +615,19 @@ class SandboxApp(ProtectedApi):
         if not is_loopback(req.peer):
             return json_response(
                 403, {"error": "forbidden", "error_description": "Loopback callers only."}
+            )
+        given = req.headers.get(CONTROL_HEADER.lower(), "")
+        if not hmac.compare_digest(given.encode(), self.control_token.encode()):
+            return json_response(
+                403,
+                {
+                    "error": "forbidden",
+                    "error_description": "Only this sandbox's owner may stop it or flip its "
+                    f"switches: send the control token from its state file ({STATE_FILE} in "
+                    f"its data folder, readable by its owner only) in the {CONTROL_HEADER} "
+                    "header. helpers.sandbox.faults(url) and `python -m helpers.sandbox stop` "
+                    "do that for you.",
+                },
             )
         origin = req.headers.get("origin")
         if origin is not None and origin.lower() not in self._own_origins():
@@ -575,22 +652,13 @@ class SandboxApp(ProtectedApi):
         if not isinstance(data, dict):
             raise BadInput("the body must be a JSON object")
         name = req.path[len("/sandbox/") :]
-        if name == "fail-next-token-request":
-            self.fail_next_token_request(int(data.get("count", 1)))
-            return json_response(200, {"ok": True})
-        if name == "expire-access-tokens":
-            return json_response(200, {"ok": True, "expired": self.expire_access_tokens()})
-        if name == "token-lifetimes":
-            allowed = {"access_token", "refresh_token", "code"}
-            unknown = set(data) - allowed
-            if unknown:
-                raise BadInput(f"unknown lifetime(s): {', '.join(sorted(unknown))}")
-            return json_response(200, {"ok": True, "lifetimes": self.set_token_lifetimes(**data)})
-        if name == "reset":
-            return json_response(200, {"ok": True, "lifetimes": self.reset_faults()})
+        if name in OVER_HTTP:
+            return json_response(200, {"ok": True, "result": self.switches.call(name, data)})
         if name == "shutdown":
+            who = printable(str(data.get("by") or "an unnamed client"), 200)
+            reason = f"shutdown requested by {who} from {req.peer}"
             if self.on_shutdown is not None:
-                threading.Timer(0.05, self.on_shutdown).start()
+                threading.Timer(0.05, self.on_shutdown, [reason]).start()
             return json_response(200, {"ok": True})
         return json_response(404, {"error": "not_found", "error_description": "No such switch."})
 
@@ -600,12 +668,54 @@ class SandboxApp(ProtectedApi):
         self.log.append(pages.log_entry(req, resp, seconds))
 
     def debug_requests(self, req: Request) -> Response:
-        """GET /debug/requests: a teaching aid; every secret shows as '…' and its last 4 chars.
+        """GET /debug/requests: a teaching aid for the sandbox's owner; every secret shows as
+        '…' and its last 4 characters (``helpers.redact``, as the helpers' traces).
 
-        Masked by ``helpers.redact``, as the helpers' traces are, so a screenshot of both
-        never shows more of a secret than either alone.
+        Only its owner may read it: the page shows who signs in, from which client, to which
+        redirect URI. The owner's link carries a key derived from the control token
+        (``SandboxInfo.debug_url``, ``python -m helpers.sandbox debug-link``); the page swaps
+        it for a cookie at once, so the key leaves the address bar and the history.
         """
+        key = debug_key(self.control_token)
+        given = req.query.get("key")
+        if given is not None and hmac.compare_digest(given.encode(), key.encode()):
+            cookie = (
+                f"{self._cookie_name()}_debug={key}; Path=/debug/; HttpOnly; SameSite=Strict; "
+                f"Max-Age={SIGNED_IN_LIFETIME}"
+            )
+            return redirect("/debug/requests", status=303, extra=[("Set-Cookie", cookie)])
+        if not self.may_read_debug(req):
+            return pages.debug_refused_page()
         return pages.requests_page(self.log)
+
+    def may_read_debug(self, req: Request) -> bool:
+        """Whether this request may read /debug/requests: here, a browser holding the owner's
+        page cookie. (A shared server replaces this rule with its own: e.g. the user it runs
+        for and the instructors.)"""
+        held = req.cookie(f"{self._cookie_name()}_debug") or ""
+        return hmac.compare_digest(held.encode(), debug_key(self.control_token).encode())
+
+
+def _too_long(req: Request) -> str:
+    """Why an authorization request is too long to keep, or "" (each is stored until used)."""
+    states = [v for k, v in parse_qsl(urlsplit(req.target).query) if k == "state"]
+    longest = max((len(v) for v in states), default=0)
+    if longest > MAX_STATE_CHARS:
+        return (
+            f"Its state parameter has {longest} characters; this sandbox keeps at most "
+            f"{MAX_STATE_CHARS}. A random value of 32 bytes or so is plenty (RFC 6749 section "
+            "10.12): check how the application makes it."
+        )
+    if len(req.target) > MAX_AUTHORIZE_CHARS:
+        return (
+            f"The request has {len(req.target)} characters; this sandbox keeps at most "
+            f"{MAX_AUTHORIZE_CHARS}. Check the parameters the application adds."
+        )
+    return ""
+
+
+def _invalid_request(description: str) -> Response:
+    return json_response(400, {"error": "invalid_request", "error_description": description})
 
 
 def _oauthlib_headers(req: Request) -> dict[str, str]:

@@ -18,7 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .defaults import private_dir, private_file
+
 DB_NAME = "sandbox.sqlite3"
+#: Bytes the write-ahead log is cut back to after a checkpoint.
+WAL_LIMIT = 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clients (
@@ -78,6 +82,9 @@ CREATE TABLE IF NOT EXISTS tokens (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tokens_family ON tokens(family);
+CREATE INDEX IF NOT EXISTS sessions_by_age ON sessions(email, expires_at);
+CREATE INDEX IF NOT EXISTS pending_by_session ON pending(session_hash, expires_at);
+CREATE INDEX IF NOT EXISTS pending_by_age ON pending(expires_at);
 CREATE INDEX IF NOT EXISTS tokens_code ON tokens(code_hash);
 CREATE TABLE IF NOT EXISTS messages (
     id         TEXT PRIMARY KEY,
@@ -89,6 +96,24 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at TEXT NOT NULL
 );
 """
+
+#: What one browser, or everyone who never signed in, can leave behind: a session keeps its
+#: newest pending authorization requests, the newest sessions nobody signed in to stay, and
+#: the newest pending requests overall (each at most ~2.7 KB: see server.MAX_AUTHORIZE_CHARS).
+PENDING_PER_SESSION = 10
+ANONYMOUS_SESSIONS = 1000
+PENDING_ALL = 1000
+# Pruning deletes what is older than the N-th newest row (the subquery is NULL while there are
+# fewer): an index walk to it, then only the rows that go.
+_PRUNE_ANONYMOUS_PENDING = (
+    "DELETE FROM pending WHERE session_hash IN (SELECT session_hash FROM sessions WHERE email "
+    "IS NULL AND expires_at < (SELECT expires_at FROM sessions WHERE email IS NULL "
+    "ORDER BY expires_at DESC LIMIT 1 OFFSET ?))"
+)
+_PRUNE_ANONYMOUS = (
+    "DELETE FROM sessions WHERE email IS NULL AND expires_at < (SELECT expires_at FROM sessions "
+    "WHERE email IS NULL ORDER BY expires_at DESC LIMIT 1 OFFSET ?)"
+)
 
 #: Salted PBKDF2-SHA256, as a real server stores passwords, but with a teaching sandbox's
 #: iteration count: its passwords are a demo one printed on the login page and learners' test
@@ -107,6 +132,11 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
     dk = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, PBKDF2_ITERATIONS)
     return f"pbkdf2${PBKDF2_ITERATIONS}${salt.hex()}${dk.hex()}"
+
+
+#: Checked against when an email is unknown, so that a wrong email costs the same hashing as a
+#: wrong password and the time taken does not tell which emails have accounts.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 def check_password(password: str, stored: str) -> bool:
@@ -166,6 +196,15 @@ class TokenRow:
 
 
 @dataclass(frozen=True)
+class Session:
+    """A browser's session: the hash of its cookie's id, its CSRF token, who signed in."""
+
+    hash: str
+    csrf: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class Pending:
     session_hash: str
     uri: str
@@ -180,9 +219,9 @@ class Store:
     """Every read and write the sandbox makes, one small method each."""
 
     def __init__(self, data_dir: str | Path) -> None:
-        self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.data_dir / DB_NAME
+        self.data_dir = private_dir(data_dir)
+        # 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database's mode.
+        self.path = private_file(self.data_dir / DB_NAME)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(
             self.path, timeout=10, check_same_thread=False, isolation_level=None
@@ -191,7 +230,12 @@ class Store:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             self._db.executescript(SCHEMA)
+        for suffix in ("-wal", "-shm"):  # left by an older sandbox with a looser mode
+            extra = self.path.with_name(DB_NAME + suffix)
+            if extra.exists():
+                private_file(extra)
 
     def close(self) -> None:
         with self._lock:
@@ -205,15 +249,19 @@ class Store:
 
     def _write(self, sql: str, args: tuple = ()) -> int:
         """Run one write in its own transaction; return the number of rows changed."""
+        return self._write_all([(sql, args)])[0]
+
+    def _write_all(self, statements: list[tuple[str, tuple]]) -> list[int]:
+        """Run several writes in one transaction; return the rows each changed."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                count = self._db.execute(sql, args).rowcount
+                counts = [self._db.execute(sql, args).rowcount for sql, args in statements]
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            return count
+            return counts
 
     # --- clients and users ------------------------------------------------------------------
 
@@ -278,34 +326,69 @@ class Store:
 
     def check_login(self, email: str, password: str) -> User | None:
         row = self._one("SELECT * FROM users WHERE lower(email)=lower(?)", (email.strip(),))
-        if row is None or not check_password(password, row["password_hash"]):
+        matches = check_password(password, row["password_hash"] if row else _DUMMY_HASH)
+        if row is None or not matches:
             return None
         return User(row["email"], row["display_name"], row["user_id"])
 
     # --- browser sessions and pending authorization requests --------------------------------
 
     def new_session(self, lifetime: float) -> tuple[str, str]:
-        """A new session: (session id for the cookie, CSRF token for the forms)."""
+        """A new session nobody signed in to: (session id for the cookie, CSRF token).
+
+        Such sessions are capped (``ANONYMOUS_SESSIONS``, the oldest go first, with their
+        pending requests), so requests without a cookie cannot fill the database.
+        """
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
-        self._write(
-            "INSERT INTO sessions VALUES (?,?,?,?)",
-            (digest(session_id), csrf, None, time.time() + lifetime),
+        self._write_all(
+            [
+                (
+                    "INSERT INTO sessions VALUES (?,?,?,?)",
+                    (digest(session_id), csrf, None, time.time() + lifetime),
+                ),
+                (_PRUNE_ANONYMOUS_PENDING, (ANONYMOUS_SESSIONS - 1,)),
+                (_PRUNE_ANONYMOUS, (ANONYMOUS_SESSIONS - 1,)),
+            ]
         )
         return session_id, csrf
 
-    def get_session(self, session_id: str | None) -> tuple[str, str, str | None] | None:
-        """(session hash, CSRF token, signed-in email) of a live session, else None."""
+    def sign_in(self, old_hash: str, email: str, lifetime: float) -> tuple[str, str]:
+        """Replace a session with a new one signed in as ``email``, its pending requests moved
+        over: (new session id, new CSRF token). The old id stops working."""
+        session_id = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        new_hash = digest(session_id)
+        self._write_all(
+            [
+                (
+                    "INSERT INTO sessions VALUES (?,?,?,?)",
+                    (new_hash, csrf, email, time.time() + lifetime),
+                ),
+                ("UPDATE pending SET session_hash=? WHERE session_hash=?", (new_hash, old_hash)),
+                ("DELETE FROM sessions WHERE session_hash=?", (old_hash,)),
+            ]
+        )
+        return session_id, csrf
+
+    def end_session(self, session_hash: str) -> None:
+        """Forget a session and its pending requests (sign-out)."""
+        self._write_all(
+            [
+                ("DELETE FROM sessions WHERE session_hash=?", (session_hash,)),
+                ("DELETE FROM pending WHERE session_hash=?", (session_hash,)),
+            ]
+        )
+
+    def get_session(self, session_id: str | None) -> Session | None:
+        """The live session of a cookie's session id, else None."""
         if not session_id:
             return None
         row = self._one(
             "SELECT * FROM sessions WHERE session_hash=? AND expires_at>?",
             (digest(session_id), time.time()),
         )
-        return (row["session_hash"], row["csrf_token"], row["email"]) if row else None
-
-    def sign_in_session(self, session_hash: str, email: str) -> None:
-        self._write("UPDATE sessions SET email=? WHERE session_hash=?", (email, session_hash))
+        return Session(row["session_hash"], row["csrf_token"], row["email"]) if row else None
 
     def put_pending(
         self,
@@ -318,19 +401,36 @@ class Store:
         state: str | None,
         lifetime: float,
     ) -> str:
+        """Keep an authorization request for the login and consent pages; a session keeps its
+        ``PENDING_PER_SESSION`` newest (a learner clicking sign-in again and again)."""
         txn = secrets.token_urlsafe(16)
-        self._write(
-            "INSERT INTO pending VALUES (?,?,?,?,?,?,?,?)",
-            (
-                digest(txn),
-                session_hash,
-                uri,
-                " ".join(scopes),
-                client_id,
-                redirect_uri,
-                state,
-                time.time() + lifetime,
-            ),
+        self._write_all(
+            [
+                (
+                    "INSERT INTO pending VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        digest(txn),
+                        session_hash,
+                        uri,
+                        " ".join(scopes),
+                        client_id,
+                        redirect_uri,
+                        state,
+                        time.time() + lifetime,
+                    ),
+                ),
+                (
+                    "DELETE FROM pending WHERE session_hash=? AND expires_at < (SELECT "
+                    "expires_at FROM pending WHERE session_hash=? ORDER BY expires_at DESC "
+                    "LIMIT 1 OFFSET ?)",
+                    (session_hash, session_hash, PENDING_PER_SESSION - 1),
+                ),
+                (
+                    "DELETE FROM pending WHERE expires_at < (SELECT expires_at FROM pending "
+                    "ORDER BY expires_at DESC LIMIT 1 OFFSET ?)",
+                    (PENDING_ALL - 1,),
+                ),
+            ]
         )
         return txn
 
@@ -356,8 +456,12 @@ class Store:
     def purge_expired(self) -> None:
         """Forget expired sessions and pending requests (codes and tokens stay, for replays)."""
         now = time.time()
-        self._write("DELETE FROM pending WHERE expires_at<?", (now,))
-        self._write("DELETE FROM sessions WHERE expires_at<?", (now,))
+        self._write_all(
+            [
+                ("DELETE FROM pending WHERE expires_at<?", (now,)),
+                ("DELETE FROM sessions WHERE expires_at<?", (now,)),
+            ]
+        )
 
     def take_pending(self, txn: str, session_hash: str) -> bool:
         """Consume a pending request (once): True for the one caller that got it."""

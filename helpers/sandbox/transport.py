@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
+from ..redact import printable
+
 if TYPE_CHECKING:
     from .server import SandboxApp
 
@@ -113,7 +115,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         body = self.rfile.read(length) if length else b""
-        req = Request(self.command, self.path, headers, body, self.client_address[0])
+        target = self.path
+        if target[:8].lower().startswith(("http://", "https://")):
+            # RFC 9112 §3.2.2: an absolute-form target names the server; Host is ignored.
+            parts = urlsplit(target)
+            headers["host"] = parts.netloc
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        req = Request(self.command, target, headers, body, self.client_address[0])
         resp = app.handle(req)
         self._send(resp, head=self.command == "HEAD")
 
@@ -136,7 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data if head else data + resp.body)
 
     def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        log.debug("%s - %s", self.address_string(), format % args)
+        # The stdlib's own lines (a malformed request) quote the request line as received.
+        log.debug("%s - %s", self.address_string(), printable(format % args, 500))
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):

@@ -31,7 +31,7 @@ SCOPES: dict[str, str] = {
     "messaging.v1.send": "Send text messages (SMS) from your GoTo phone numbers",
     "messaging.v1.read": "Read your text-message conversations",
     "messaging.v1.notifications.manage": "Get notified when a new text message arrives",
-    # /identity/v1/Users/me answers any valid token (see SandboxApp.who_am_i), so this line must
+    # /identity/v1/Users/me answers any valid token (see ProtectedApi.who_am_i), so this line must
     # not promise that declining the scope hides the user's name and email.
     "identity:scim.me": "Read and modify your user profile, as GoTo's scope picker describes it "
     "(this sandbox shows your name and email to any app you allow, with or without this scope)",

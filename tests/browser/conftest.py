@@ -66,22 +66,8 @@ def _chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def chromium():
-    """One headless Chromium for the whole session."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright for Python is not installed (pip install -r requirements-dev.txt)")
-    path = _chromium_path()
-    if path is None:
-        _unavailable(
-            "Chromium is not installed (apt-get install chromium), or set CHROMIUM to its path"
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+# ``chromium`` (one headless Chromium for the whole session) is in tests/conftest.py: the
+# classroom's browser test uses it too, and Playwright's sync API runs one at a time.
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -65,10 +65,11 @@ def test_a_misaddressed_request_flips_no_switch(sandbox):
     ],
 )
 def test_a_web_page_cannot_flip_the_fault_switches(sandbox, headers):
+    # Even one that somehow had the control token: the media type and Origin still refuse it.
     answer = requests.post(
         sandbox.url + "/sandbox/token-lifetimes",
         data=b'{"access_token": 1}',
-        headers=headers,
+        headers={**headers, "X-Sandbox-Control": sandbox.info.control_token},
         timeout=TIMEOUT,
     )
     assert answer.status_code in (400, 403), answer.text
@@ -85,6 +86,7 @@ def test_a_web_page_cannot_flip_the_fault_switches(sandbox, headers):
 )
 def test_the_fault_switches_answer_json_from_this_machine(sandbox, headers):
     headers = {k: v.format(url=sandbox.url) for k, v in headers.items()}
+    headers["X-Sandbox-Control"] = sandbox.info.control_token  # only the owner's
     answer = requests.post(
         sandbox.url + "/sandbox/token-lifetimes",
         data=b'{"access_token": 7}',

@@ -273,12 +273,13 @@ def test_other_authorization_errors_redirect_with_error_and_state(sandbox, liste
 
 def test_a_pending_request_can_be_answered_only_once(sandbox, listener):
     browser, _, fields = _open_login(sandbox, listener)
-    browser.post(
+    consent = browser.post(
         f"{sandbox.url}/oauth/login",
         data={**fields, "email": sandbox.info.user_email, "password": "tutorial"},
         timeout=TIMEOUT,
     )
-    data = {**fields, "decision": "allow"}
+    # Sign-in gives the browser a new session and CSRF token: the consent form carries them.
+    data = {**_form_fields(consent.text), "decision": "allow"}
     first = browser.post(
         f"{sandbox.url}/oauth/consent", data=data, allow_redirects=False, timeout=TIMEOUT
     )

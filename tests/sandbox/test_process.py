@@ -151,7 +151,7 @@ def test_a_sandbox_of_another_data_folder_on_the_port_is_a_clear_error(backgroun
     data_dir, port = background
     with (
         serve_in_thread(tmp_path / "someone-else", port=port),
-        pytest.raises(SandboxError, match="another sandbox"),
+        pytest.raises(SandboxError, match="sandbox of another data folder"),
     ):
         ensure_running(timeout=5)
 
@@ -248,7 +248,7 @@ def test_debug_page_lists_requests_with_secrets_redacted(sandbox, listener):
         headers={"Authorization": basic(sandbox.info.client_id, sandbox.info.client_secret)},
         timeout=TIMEOUT,
     )
-    page = requests.get(sandbox.url + "/debug/requests", timeout=TIMEOUT)
+    page = requests.get(sandbox.info.debug_url, timeout=TIMEOUT)
     assert page.status_code == 200
     text = page.text
     assert "/oauth/token" in text and "/oauth/authorize" in text
@@ -272,7 +272,7 @@ def test_debug_page_masks_every_cookie_not_just_the_first(sandbox):
         f"oauth_sandbox_1=firstcookievalue123456; username-127-0-0-1-8888={jupyter}; _xsrf={xsrf}"
     )
     requests.get(sandbox.url + "/health", headers={"Cookie": cookies}, timeout=TIMEOUT)
-    text = requests.get(sandbox.url + "/debug/requests", timeout=TIMEOUT).text
+    text = requests.get(sandbox.info.debug_url, timeout=TIMEOUT).text
     for value in ("firstcookievalue123456", jupyter, xsrf):
         assert value not in text
         assert value[:8] not in text

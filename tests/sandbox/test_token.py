@@ -217,7 +217,7 @@ def test_two_concurrent_exchanges_of_one_code_exactly_one_succeeds(sandbox, list
 
 
 def test_an_expired_code_is_invalid_grant(sandbox, listener):
-    sandbox.set_token_lifetimes(code=1)
+    sandbox.switches.set_token_lifetimes(code=1)
     code = get_code(sandbox, listener)
     time.sleep(1.1)
     answer = exchange(sandbox, code, listener)
@@ -374,7 +374,7 @@ def test_a_refresh_token_is_bound_to_its_client(sandbox, listener):
 
 
 def test_an_expired_refresh_token_is_invalid_grant(sandbox, listener):
-    sandbox.set_token_lifetimes(refresh_token=1)
+    sandbox.switches.set_token_lifetimes(refresh_token=1)
     first = tokens_for(sandbox, listener)
     time.sleep(1.1)
     assert refresh(sandbox, first["refresh_token"]).json()["error"] == "invalid_grant"
@@ -462,7 +462,7 @@ def test_a_client_cannot_revoke_another_clients_token(sandbox, listener):
 
 def test_fail_next_token_request_answers_503_once(sandbox, listener):
     code = get_code(sandbox, listener)
-    sandbox.fail_next_token_request()
+    sandbox.switches.fail_next_token_request()
     failed = exchange(sandbox, code, listener)
     assert failed.status_code == 503
     assert failed.json()["error"] == "temporarily_unavailable"
@@ -471,19 +471,19 @@ def test_fail_next_token_request_answers_503_once(sandbox, listener):
 
 def test_expire_access_tokens_makes_the_api_answer_invalid_token(sandbox, listener):
     first = tokens_for(sandbox, listener)
-    assert sandbox.expire_access_tokens() >= 1
+    assert sandbox.switches.expire_access_tokens() >= 1
     answer = whoami(sandbox, first["access_token"])
     assert answer.status_code == 401 and "expired" in answer.json()["error_description"]
     assert whoami(sandbox, refresh(sandbox, first["refresh_token"]).json()["access_token"]).ok
 
 
 def test_short_lifetimes_apply_to_new_tokens(sandbox, listener):
-    sandbox.set_token_lifetimes(access_token=1)
+    sandbox.switches.set_token_lifetimes(access_token=1)
     first = tokens_for(sandbox, listener)
     assert first["expires_in"] == 1
     time.sleep(1.1)
     assert whoami(sandbox, first["access_token"]).status_code == 401
-    sandbox.reset_faults()
+    sandbox.switches.reset()
     assert tokens_for(sandbox, listener)["expires_in"] == 3600
 
 
@@ -502,7 +502,10 @@ def test_fault_switches_over_http_with_the_small_client(sandbox, listener):
 
 def test_fault_endpoints_refuse_a_cross_site_form_post(sandbox, listener):
     answer = requests.post(
-        f"{sandbox.url}/sandbox/expire-access-tokens", data={"x": "1"}, timeout=TIMEOUT
+        f"{sandbox.url}/sandbox/expire-access-tokens",
+        data={"x": "1"},
+        headers={"X-Sandbox-Control": sandbox.info.control_token},
+        timeout=TIMEOUT,
     )
     assert answer.status_code == 400
 

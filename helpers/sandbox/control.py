@@ -1,0 +1,92 @@
+"""Stop a running sandbox or flip its fault switches, over HTTP, as its owner.
+
+    >>> from helpers.sandbox import faults
+    >>> faults(info.url).fail_next_token_request()   # the next token request answers 503
+
+Each call carries the sandbox's control token (``X-Sandbox-Control``), read from its state
+file: only the user who started the sandbox can read that file, so only they can do this.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+import urllib.error
+import urllib.request
+
+from ..errors import SandboxError
+from .defaults import CONTROL_HEADER
+from .process import _control_token, _open
+from .switches import OVER_HTTP, Switches
+
+
+class Faults:
+    """Stop a running sandbox or flip its fault switches (its ``/sandbox/...`` endpoints):
+    ``fail_next_token_request``, ``expire_access_tokens``, ``set_token_lifetimes``, ``reset``,
+    as ``switches.Switches`` defines them (added below from ``switches.OVER_HTTP``).
+
+    They need the sandbox's control token: given, or read from the sandbox's state file.
+    """
+
+    def __init__(self, url: str, timeout: float = 5.0, token: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._token = token
+
+    def _post(self, name: str, data: dict) -> dict:
+        if self._token is None:
+            self._token = _control_token(self.url) or ""
+        request = urllib.request.Request(  # noqa: S310 - http(s) URL of our sandbox
+            f"{self.url}/sandbox/{name}",
+            data=json.dumps(data).encode("utf-8"),
+            headers={"Content-Type": "application/json", CONTROL_HEADER: self._token},
+            method="POST",
+        )
+        try:
+            with _open(request, timeout=self.timeout) as resp:
+                return json.loads(resp.read().decode("utf-8") or "{}")
+        except urllib.error.HTTPError as exc:
+            try:
+                why = json.loads(exc.read().decode("utf-8"))["error_description"]
+            except (ValueError, KeyError, TypeError, OSError):
+                why = f"HTTP {exc.code}"
+            hint = (
+                " No control token was found: this user cannot read the sandbox's state file."
+                if exc.code == 403 and not self._token
+                else ""
+            )
+            raise SandboxError(
+                f"The sandbox at {self.url} refused /sandbox/{name}: {why}{hint}"
+            ) from exc
+        except OSError as exc:
+            raise SandboxError(f"Could not reach the sandbox at {self.url}: {exc}.") from exc
+
+    def shutdown(self) -> None:
+        """Stop the sandbox; its log names this process as the one that asked."""
+        self._post("shutdown", {"by": f"pid {os.getpid()}"})
+
+
+def _remote(http_name: str, switch):
+    """``Switches.<switch>`` as a call to ``POST /sandbox/<http_name>``: same arguments, same
+    answer, same docstring."""
+    signature = inspect.signature(switch)
+
+    @functools.wraps(switch)
+    def call(self: Faults, *args, **kwargs):
+        given = signature.bind(None, *args, **kwargs).arguments  # None: the Switches' self
+        arguments = {k: v for k, v in list(given.items())[1:] if v is not None}
+        return self._post(http_name, arguments).get("result")
+
+    return call
+
+
+# Faults offers every switch of Switches, by the name and with the arguments defined there.
+for _http_name, _method in OVER_HTTP.items():
+    setattr(Faults, _method, _remote(_http_name, getattr(Switches, _method)))
+
+
+def faults(url: str) -> Faults:
+    """The fault switches of the sandbox at ``url``: ``faults(info.url).expire_access_tokens()``."""
+    return Faults(url)
