@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.classroom --learners 200 --repeats 3
 
-Starts the class's hub (classroom/jupyterhub_config.py, via tests/classroom/hubproc.py), makes
+Starts the class's hub (classroom/jupyterhub_config.py, via testing/hubproc.py), makes
 K hub users with a hub token each (what their servers' JUPYTERHUB_API_TOKEN would be), then
 starts every learner's flow together, spread over one client process per core:
 
@@ -38,8 +38,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.run import machine, median, ms, pct  # noqa: E402
+from testing.hubproc import start_hub  # noqa: E402
 from testing.ports import free_ports  # noqa: E402
-from tests.classroom.hubproc import start_hub  # noqa: E402
 
 
 def _form(page: str, action_end: str) -> tuple[str, dict[str, str]]:

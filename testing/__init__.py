@@ -7,6 +7,7 @@
     ports              free loopback ports, below the ephemeral range
     scripted_browser   a learner's browser on the sandbox: signs in, clicks Allow (or Deny)
     notebooks          runs a notebook in a fresh kernel and reads what it showed
+    hubproc            the class's JupyterHub (classroom/jupyterhub_config.py) on loopback
 
 Not part of the installed package: learners never need it.
 """

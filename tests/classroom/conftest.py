@@ -1,4 +1,4 @@
-"""The class's hub, started once for the session (tests/classroom/hubproc.py): two learners
+"""The class's hub, started once for the session (testing/hubproc.py): two learners
 (alice, bob) and an instructor (teacher), the built-in "dummy" authenticator, local-process
 servers, the sandbox and the class callback as hub services. Skipped when JupyterHub or its
 proxy is not installed, except under ``CI=true``, where that is a failure (``.ci/run`` installs
@@ -13,9 +13,8 @@ import shutil
 
 import pytest
 
+from testing.hubproc import HUB_BIN, PASSWORD, PROXY, start_hub
 from tests.browser.test_jupyterlab import LAB_CONFIG, USER_SETTINGS
-
-from .hubproc import HUB_BIN, PASSWORD, PROXY, start_hub
 
 LEARNERS = ("alice", "bob")
 INSTRUCTOR = "teacher"
