@@ -157,7 +157,9 @@ def parse_callback_url(address: str, redirect_uri: str, expected_state: str) -> 
     Only the path is compared with the redirect URI, not the scheme, host or port: loopback
     redirects may legitimately arrive on another port (RFC 8252 §7.3) or through a forwarded
     one, and the state check, not the address, is what proves the callback belongs to this
-    sign-in. Raises ``StateMismatch``, ``AuthorizationDenied``, ``AuthorizationFailed`` or
+    sign-in. On JupyterHub the browser ends under jupyter-server-proxy's prefix
+    (``/user/<name>/proxy/<port>`` + the path; ``/proxy/<port>`` on a single Jupyter server),
+    which is accepted too. Raises ``StateMismatch``, ``AuthorizationDenied``, ``AuthorizationFailed`` or
     ``InvalidCallbackAddress``; surrounding whitespace and quotes are ignored.
     """
     text = (address or "").strip(_QUOTES)
@@ -170,7 +172,7 @@ def parse_callback_url(address: str, redirect_uri: str, expected_state: str) -> 
         raise InvalidCallbackAddress("it is not a web address") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidCallbackAddress("it is not a web address starting with http://")
-    if (parts.path or "/") != expected_path:
+    if not _is_callback_path(parts.path or "/", expected_path):
         raise InvalidCallbackAddress(
             f"its path is {printable(parts.path or '/', 80)!r}, not the redirect URI's "
             f"{expected_path!r}"
@@ -181,6 +183,15 @@ def parse_callback_url(address: str, redirect_uri: str, expected_state: str) -> 
     if isinstance(outcome, CallbackError):
         raise outcome
     return outcome
+
+
+def _is_callback_path(path: str, expected: str) -> bool:
+    """``expected``, alone or behind jupyter-server-proxy's ``.../proxy/<port>`` prefix."""
+    if path == expected:
+        return True
+    _, proxy, port_and_path = path.rpartition("/proxy/")
+    port, slash, rest = port_and_path.partition("/")
+    return bool(proxy) and port.isdigit() and slash + rest == expected
 
 
 # --- the page the browser is shown --------------------------------------------------------------

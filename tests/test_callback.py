@@ -624,6 +624,18 @@ def test_parse_callback_url_accepts_a_pasted_callback(uri):
     assert parse_callback_url(other, uri, STATE).code == CODE
 
 
+def test_parse_callback_url_accepts_the_address_a_browser_ends_on_through_a_hub(uri):
+    # The class callback sent the browser on through jupyter-server-proxy to a listener that
+    # no longer waits: the address bar holds the proxy's prefix before the callback path.
+    pasted = f"https://hub.example.org/user/alice/proxy/41234{PATH}?code={CODE}&state={STATE}"
+    assert parse_callback_url(pasted, uri, STATE).code == CODE
+    single = f"https://jupyter.example.org/proxy/5000{PATH}?code={CODE}&state={STATE}"
+    assert parse_callback_url(single, uri, STATE).code == CODE
+    for wrong in (f"/user/alice/proxy/x{PATH}", f"/user/a/prox/1{PATH}", f"/user/a/proxy/1{PATH}x"):
+        with pytest.raises(InvalidCallbackAddress, match="its path is"):
+            parse_callback_url(f"https://hub{wrong}?code={CODE}&state={STATE}", uri, STATE)
+
+
 def test_parse_callback_url_wrong_or_missing_state_raises_state_mismatch(uri):
     with pytest.raises(StateMismatch):
         parse_callback_url(f"{uri}?code={CODE}&state=forged", uri, STATE)
