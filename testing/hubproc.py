@@ -26,7 +26,7 @@ import requests
 
 from testing.ports import free_ports
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CLASSROOM = ROOT / "classroom"
 PROXY = CLASSROOM / "node_modules" / ".bin" / "configurable-http-proxy"
 HUB_BIN = Path(sys.executable).parent / "jupyterhub"
