@@ -143,8 +143,6 @@ c.JupyterHub.services = [
             str(STATE / "sandbox"),
             "--client-id",
             CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
             "--redirect-uri",
             CLASS_CALLBACK,
             "--public-url",
@@ -153,7 +151,13 @@ c.JupyterHub.services = [
             str(EVENTS),
             "--background",  # log a line, not the client secret, into the hub's log
         ],
-        "environment": {"OAUTH_SANDBOX_CLASS_SECRET": CLASS_SECRET, "PYTHONPATH": str(REPO)},
+        # Secrets go in the environment: the hub logs a service's command line, and ps shows it
+        # to every local user.
+        "environment": {
+            "OAUTH_SANDBOX_CLASS_SECRET": CLASS_SECRET,
+            "OAUTH_SANDBOX_CLIENT_SECRET": CLIENT_SECRET,
+            "PYTHONPATH": str(REPO),
+        },
     },
     {
         "name": "oauth-callback",

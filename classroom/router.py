@@ -24,6 +24,7 @@ import hashlib
 import html
 import json
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -207,7 +208,12 @@ def main() -> None:
     # which the chart's network policy guards.
     loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
     app.listen(url.port, url.hostname if loopback else "")
-    ioloop.IOLoop.current().start()
+    loop = ioloop.IOLoop.current()
+    # The hub stops a service with SIGINT, then SIGTERM: either ends it quietly, also when it
+    # was started with SIGINT ignored (``cmd &`` in a script).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.asyncio_loop.add_signal_handler(signum, loop.stop)
+    loop.start()
 
 
 if __name__ == "__main__":

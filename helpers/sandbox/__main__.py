@@ -72,7 +72,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--data-dir", default=None, help="folder for the SQLite state")
     parser.add_argument("--client-id", default=None, help="the demo client's id")
-    parser.add_argument("--client-secret", default=None, help="the demo client's secret")
+    parser.add_argument(
+        "--client-secret",
+        default=os.environ.get("OAUTH_SANDBOX_CLIENT_SECRET"),
+        help="the demo client's secret (or OAUTH_SANDBOX_CLIENT_SECRET: a command line is "
+        "visible to every local user, the environment is not)",
+    )
     parser.add_argument("--user-email", default=None, help="the demo user's email")
     parser.add_argument("--user-password", default=None, help="the demo user's password")
     parser.add_argument(
@@ -228,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.stop(f"signal {signal.Signals(signum).name}")
 
     signal.signal(signal.SIGTERM, on_signal)
+    # A process started in the background by a script (``cmd &``) inherits SIGINT ignored, and
+    # JupyterHub stops a service with SIGINT first: take it back, or stopping waits 30 s.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_signal)  # the terminal it ran in was closed
     sandbox.start()

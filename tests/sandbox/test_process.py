@@ -377,3 +377,28 @@ def test_the_command_line_names_a_bad_option_without_a_traceback(tmp_path, args,
     )
     assert done.returncode == 2, done.stderr
     assert named in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_sandbox_started_with_sigint_ignored_still_stops_on_sigint(tmp_path):
+    # As a script's ``cmd &`` starts it, and as JupyterHub stops a service: SIGINT first.
+    # The client secret comes from the environment, where `ps` does not show it.
+    port = free_port()
+    env = {**os.environ, "OAUTH_SANDBOX_CLIENT_SECRET": "from-the-environment"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpers.sandbox", "--port", str(port), "--data-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        _wait_health(f"http://127.0.0.1:{port}")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert "client secret  from-the-environment" in out
+    assert "Ctrl+C (SIGINT)" in err
