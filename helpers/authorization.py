@@ -7,7 +7,8 @@
 
 The object keeps the ``state`` and the PKCE ``code_verifier`` together with the URL, so the
 later stages (checking the callback, exchanging the code) use the values of *this* attempt.
-A new ``OAuth2Session`` in a later cell would have forgotten them (pitfall 5).
+A new ``OAuth2Session`` in a later cell would have forgotten them, and the callback's ``state``
+check or the exchange's PKCE verifier would fail.
 """
 
 from __future__ import annotations
