@@ -1,8 +1,9 @@
 """How the helpers talk HTTP: sessions, time-outs, and failures as named errors.
 
 Every call to the authorization server or an API goes through here, so each one has a timeout
-(``requests`` has none by default: a silent server would hang the cell), never goes through a proxy to reach this machine, and fails with a named error
-from ``helpers.errors`` instead of a traceback from ``requests``.
+(``requests`` has none by default: a silent server would hang the cell), never goes through a
+proxy to reach this machine, and fails with a named error from ``helpers.errors`` instead of a
+traceback from ``requests``.
 """
 
 from __future__ import annotations
