@@ -17,7 +17,6 @@ import base64
 import hashlib
 import inspect
 import secrets
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 
 from .config import DEFAULT_REDIRECT_URI, GOTO_SERVICE_URL, OAuthConfig, validate
 from .errors import ConfigError, PortInUse
+from .loopback import free_port
 
 #: RFC 7636 Appendix B's example verifier and the S256 challenge it gives.
 RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -233,12 +233,6 @@ def check_state_check(state_ok: Callable[[dict, str], bool]) -> Verdict:
     return _right("only the exact state of this attempt gets through." + tip)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def check_tampered_state(tamper: Callable[[str], str]) -> Verdict:
     """Exercise 3.2: send the listener a callback whose state you changed, and watch the 403."""
     if _todo(tamper):
@@ -253,7 +247,7 @@ def check_tampered_state(tamper: Callable[[str], str]) -> Verdict:
     if tampered == state:
         return _wrong("that is the genuine state, unchanged: the listener would accept it.")
     for _attempt in range(3):
-        redirect_uri = f"http://127.0.0.1:{_free_port()}/login/oauth2/code/goto"
+        redirect_uri = f"http://127.0.0.1:{free_port()}/login/oauth2/code/goto"
         try:
             listener = CallbackListener(redirect_uri, state).start()
             break

@@ -21,18 +21,15 @@ environment; nothing needs setting by hand.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import random
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import ClassroomError
+from .loopback import free_port, is_loopback
 
 #: Where the class callback service listens for the kernels (the back channel).
 ROUTER_VARIABLE = "OAUTH_CLASS_ROUTER_URL"
@@ -46,18 +43,12 @@ _open = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
 def _free_port() -> int:
     """A free loopback port below the ephemeral range, where outgoing connections (the
     browser's, JupyterLab's, the other learners') never take it before the listener binds."""
-    low = 32768
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for _ in range(100):
-        port = random.SystemRandom().randrange(20000, max(low, 20001))
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise ClassroomError("No free port for the callback listener: restart the kernel.")
+    try:
+        return free_port()
+    except OSError:
+        raise ClassroomError(
+            "No free port for the callback listener: restart the kernel."
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -138,7 +129,7 @@ def check_class_redirect_uri(uri: str) -> str | None:
     parts = urlsplit(uri)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return "must be the hub's class callback, e.g. https://hub.example.org/services/oauth-callback/"
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         return "must use https (a hub other people reach is served over TLS)"
     if parts.query or parts.fragment:
         return "must not have a query or fragment"
