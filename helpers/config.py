@@ -66,6 +66,9 @@ class OAuthConfig:
     #: On a class hub, where the BROWSER reaches the sign-in pages (front channel), when that
     #: differs from where the kernel reaches the token endpoint (``service_url``, back channel).
     authorize_base_url: str = ""
+    #: Through jupyter-server-proxy (helpers/server_proxy.py): where this kernel's listener
+    #: binds, when the browser comes back to ``redirect_uri`` through the Jupyter server.
+    listen_uri: str = ""
 
     @property
     def authorize_url(self) -> str:
@@ -102,11 +105,22 @@ class OAuthConfig:
             ("Scopes", " ".join(self.scopes)),
             ("API", self.api_url),
         ]
-        if self.authorize_base_url:  # on a class hub (helpers/hub.py)
-            from . import hub
-
-            rows.append(("JupyterHub", hub.where(self)))
+        if self.authorize_base_url:
+            rows.append(("Jupyter's proxy" if self.listen_uri else "JupyterHub", where(self)))
         return html_table(rows)
+
+
+def where(config: OAuthConfig) -> str:
+    """On a class hub or through Jupyter's proxy: where the browser and the kernel go."""
+    if config.listen_uri:
+        from . import server_proxy
+
+        route = server_proxy.detect()
+        if route is not None:
+            return route.where(config)
+    from . import hub
+
+    return hub.where(config)
 
 
 def _read(env_file: str | os.PathLike | None) -> tuple[dict[str, str], str]:
@@ -236,6 +250,7 @@ def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
         api_url=api_url.rstrip("/"),
         is_sandbox=values.get("_SANDBOX") == "1",
         authorize_base_url=front.rstrip("/"),
+        listen_uri=values.get("_LISTEN_URI", ""),
     )
 
 
@@ -255,24 +270,33 @@ def load(env_file: str | os.PathLike | None = None, *, quiet: bool = False) -> O
     if not values.get("OAUTH_SERVICE_URL"):
         from . import sandbox  # imported only when needed: it is the heavier half of the package
 
-        info = sandbox.ensure_running()
+        route = None
+        if not values.get("OAUTH_AUTHORIZE_BASE_URL"):  # a class hub's own setup comes first
+            from . import server_proxy
+
+            route = server_proxy.detect(say=lambda text: None if quiet else print(text))
+        redirect = values.get("OAUTH_REDIRECT_URI") or DEFAULT_REDIRECT_URI
+        path = urlsplit(redirect).path or "/"
+        info = sandbox.ensure_running(front=route.front(path) if route else None)
         values = {
             "OAUTH_SERVICE_URL": info.url,
             "OAUTH_CLIENT_ID": info.client_id,
             "OAUTH_CLIENT_SECRET": info.client_secret,
-            "OAUTH_REDIRECT_URI": values.get("OAUTH_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
+            "OAUTH_REDIRECT_URI": redirect,
             "OAUTH_SCOPES": values.get("OAUTH_SCOPES", ""),
             "GOTO_API_URL": info.url,
             "_SANDBOX": "1",
         }
+        if route is not None:  # the browser comes through the Jupyter server's proxy
+            values["OAUTH_AUTHORIZE_BASE_URL"] = route.sandbox_url(urlsplit(info.url).port)
+            values["OAUTH_REDIRECT_URI"] = route.redirect_uri(path)
+            values["_LISTEN_URI"] = route.listen_uri(path)
         if not quiet:
             print(
                 f"Using the local sandbox at {info.url} (OAUTH_SERVICE_URL is not set; "
                 "fill .env to use GoTo)."
             )
     config = validate(values, source)
-    if config.authorize_base_url and not quiet:  # on a class hub (helpers/hub.py)
-        from . import hub
-
-        print(hub.where(config))
+    if config.authorize_base_url and not quiet:  # on a class hub, or through Jupyter's proxy
+        print(where(config))
     return config
