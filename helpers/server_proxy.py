@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,18 @@ class Route:
             f"channel), and the callback {config.redirect_uri} reaches this kernel's listener "
             f"on port {self.listener_port}."
         )
+
+
+def from_the_kernel(url: str) -> str:
+    """``url`` as this kernel reaches it: a page behind its server's proxy
+    (``…/proxy/<port>/…`` or ``…/proxy/absolute/<port>/…``) is on ``127.0.0.1:<port>``, where
+    no Jupyter login stands in the way; any other URL is returned as it is."""
+    for route in filter(None, _routes.values()):
+        proxy = f"{route.origin}{route.base_url}proxy/"
+        found = re.match(r"(?:absolute/)?(\d{1,5})(/.*)?$", url[len(proxy) :], re.S)
+        if url.startswith(proxy) and found:
+            return f"http://127.0.0.1:{found[1]}{found[2] or '/'}"
+    return url
 
 
 # One answer per kernel: the browser is asked at most once.

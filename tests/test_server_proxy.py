@@ -318,3 +318,14 @@ def test_ensure_running_restarts_a_sandbox_serving_another_address(tmp_path, mon
         assert recorded_info(data).client_id == first.client_id  # the same data folder
     finally:
         stop_running(data_dir=data, port=port)
+
+
+def test_the_kernel_reaches_pages_behind_its_proxy_on_loopback(runtime):
+    route = Route("https://hub.example.org", "/user/alice/", 41234)
+    server_proxy._routes[(1, "x")] = route
+    front = route.sandbox_url(8765) + "/oauth/authorize?state=s"
+    assert server_proxy.from_the_kernel(front) == "http://127.0.0.1:8765/oauth/authorize?state=s"
+    callback = route.redirect_uri("/cb") + "?code=c"
+    assert server_proxy.from_the_kernel(callback) == "http://127.0.0.1:41234/cb?code=c"
+    for other in ("https://attacker.example/steal", "https://hub.example.org/user/bob/proxy/1/"):
+        assert server_proxy.from_the_kernel(other) == other
