@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 
 from helpers.sandbox import recorded_info, stop_running
-from testing.ports import free_port
+from testing.ports import free_ports
 from tests.browser.conftest import ARTIFACTS, ROOT, _unavailable
 from tests.browser.test_jupyterlab import (
     LAB_CONFIG,
@@ -59,12 +59,13 @@ def proxied_lab(chromium, tmp_path_factory):
     config_dir.mkdir()
     (config_dir / "jupyter_lab_config.json").write_text(json.dumps(LAB_CONFIG), "utf-8")
     sandbox_dir = base / "sandbox"
+    port, sandbox_port = free_ports(2)  # distinct: two calls of free_port() may agree
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OAUTH_", "GOTO_"))}
     env.update(
         {
             "OAUTH_SERVICE_URL": "",  # the sandbox, whatever a stray .env above /tmp says
             "OAUTH_SANDBOX_DIR": str(sandbox_dir),
-            "OAUTH_SANDBOX_PORT": str(free_port()),
+            "OAUTH_SANDBOX_PORT": str(sandbox_port),
             "OAUTH_TOKEN_FILE": str(base / "tokens.json"),
             "BROWSER": "true %s",  # the kernel opens no browser: Chromium clicks the link
             "JUPYTER_CONFIG_DIR": str(config_dir),
@@ -74,7 +75,6 @@ def proxied_lab(chromium, tmp_path_factory):
         }
     )
     token = secrets.token_hex(24)
-    port = free_port()
     log = base / "jupyterlab.log"
     args = [
         sys.executable,
