@@ -35,6 +35,7 @@ from .loopback import free_port
 
 #: Seconds to wait for the browser's answer.
 BROWSER_WAIT = 10.0
+PROBE_ANSWER = b"oauth-tutorial: reached"
 
 # Never through an HTTP proxy setting: the Jupyter server is on this machine.
 _open = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
@@ -77,11 +78,15 @@ class OriginListener:
                 path, _, query = self.path.partition("?")
                 params = {k: v[0] for k, v in parse_qs(query).items()}
                 body = b""
-                if path == "/probe":
-                    status, body = 200, listener.key.encode()
-                elif path == "/origin" and secrets.compare_digest(
+                # Only who was given the key (the kernel itself, the browser through the
+                # output) gets an answer: the key is never sent back.
+                if not secrets.compare_digest(
                     params.get("key", "").encode(), listener.key.encode()
                 ):
+                    status = 404
+                elif path == "/probe":
+                    status, body = 200, PROBE_ANSWER
+                elif path == "/origin":
                     status = 204 if listener._take(params.get("origin")) else 400
                 else:
                     status = 404
@@ -123,12 +128,12 @@ class OriginListener:
         reaches the server: True when it answers, False when the server says there is no
         ``proxy/`` (404), None when it cannot tell (its login refused the kernel, say)."""
         request = urllib.request.Request(  # noqa: S310 - find_server() keeps http(s) URLs only
-            f"{server.url}proxy/{self.port}/probe",
+            f"{server.url}proxy/{self.port}/probe?key={self.key}",
             headers={"Authorization": f"token {server.token}"} if server.token else {},
         )
         try:
             with _open(request, timeout=timeout) as resp:
-                return resp.status == 200 and resp.read() == self.key.encode()
+                return resp.status == 200 and resp.read() == PROBE_ANSWER
         except urllib.error.HTTPError as e:
             return False if e.code == 404 else None
         except OSError:
@@ -144,9 +149,10 @@ class OriginListener:
         from IPython.display import HTML, display
 
         url = f"{base_url}proxy/{self.port}/origin?key={self.key}&origin="
+        quoted = json.dumps(url).replace("<", "\\u003c")  # no "</script>" from a base URL
         script = (
             '<div class="oauth-tutorial-origin"></div><script>'
-            f"fetch({json.dumps(url)} + encodeURIComponent(window.location.origin), "
+            f"fetch({quoted} + encodeURIComponent(window.location.origin), "
             '{credentials: "same-origin", cache: "no-store"}).catch(function () {});</script>'
         )
         handle = display(HTML(script), display_id=True)

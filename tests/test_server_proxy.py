@@ -162,7 +162,9 @@ def test_the_sandboxs_own_any_port_rule(requested, matches):
 def test_the_origin_listener_takes_one_answer_with_its_key():
     with OriginListener() as listener:
         base = f"http://127.0.0.1:{listener.port}"
-        assert requests.get(base + "/probe", timeout=5).text == listener.key
+        assert requests.get(base + "/probe", timeout=5).status_code == 404  # no key, nothing
+        answer = requests.get(base + "/probe", params={"key": listener.key}, timeout=5)
+        assert listener.key not in answer.text and answer.status_code == 200
         wrong = {"key": "guessed", "origin": "https://evil.example"}
         assert requests.get(base + "/origin", params=wrong, timeout=5).status_code == 404
         bad = {"key": listener.key, "origin": "https://hub.example.org/x"}

@@ -14,16 +14,12 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import subprocess
-import time
 from types import SimpleNamespace
 
 import pytest
-import requests
 
 from helpers.sandbox import recorded_info, stop_running
-from testing.hubproc import HUB_BIN, PASSWORD, PROXY, Hub, _stop_leftover_proxy
+from testing.hubproc import HUB_BIN, PASSWORD, PROXY, Hub, run_hub
 from testing.ports import free_ports
 from tests.browser.conftest import ARTIFACTS, ROOT, _unavailable
 from tests.browser.test_jupyterlab import (
@@ -35,7 +31,7 @@ from tests.browser.test_jupyterlab import (
     _in_popup,
     _sign_in_link,
 )
-from tests.browser.test_server_proxy import _quoted, urlport
+from tests.browser.test_server_proxy import _quoted, open_notebook, urlport
 
 pytestmark = pytest.mark.browser
 
@@ -44,8 +40,7 @@ USER = "learner"
 
 
 @contextlib.contextmanager
-def _plain_hub(work, kernel_env):
-    public, hub_port, api_port = free_ports(3)
+def _plain_hub(work, kernel_env, public, hub_port, api_port):
     url = f"http://127.0.0.1:{public}"
     token = secrets.token_hex(32)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OAUTH_", "GOTO_"))}
@@ -60,36 +55,12 @@ def _plain_hub(work, kernel_env):
         PLAIN_HUB_STATE=str(work),
         **{f"PLAIN_HUB_ENV_{k}": v for k, v in kernel_env.items()},
     )
-    log = work / "jupyterhub.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(HUB_BIN), "-f", str(CONFIG)],
-            cwd=work,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{url}/hub/health", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.3)
-        yield Hub(url, work, token, log, sandbox_port=0, router_port=0)
+        with run_hub(CONFIG, env, work, url, work) as log:
+            yield Hub(url, work, token, log, sandbox_port=0, router_port=0)
     finally:
-        proc.send_signal(signal.SIGTERM)  # the hub stops the proxy and the server
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        _stop_leftover_proxy(work / "jupyterhub-proxy.pid")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(log, ARTIFACTS / "jupyterhub-plain.log")
+        shutil.copyfile(work / "jupyterhub.log", ARTIFACTS / "jupyterhub-plain.log")
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +78,8 @@ def plain_hub(chromium, tmp_path_factory):
     (settings / notifications).write_text(json.dumps(USER_SETTINGS[notifications]), "utf-8")
     (work / "lab-config").mkdir()
     (work / "lab-config" / "jupyter_lab_config.json").write_text(json.dumps(LAB_CONFIG))
-    sandbox_dir, sandbox_port = work / "sandbox", free_ports(1)[0]
+    *hub_ports, sandbox_port = free_ports(4)
+    sandbox_dir = work / "sandbox"
     kernel_env = {
         "OAUTH_SERVICE_URL": "",
         "OAUTH_SANDBOX_DIR": str(sandbox_dir),
@@ -119,7 +91,7 @@ def plain_hub(chromium, tmp_path_factory):
         "JUPYTER_CONFIG_DIR": str(work / "lab-config"),
     }
     try:
-        with _plain_hub(work, kernel_env) as hub:
+        with _plain_hub(work, kernel_env, *hub_ports) as hub:
             yield hub, sandbox_dir
     finally:
         stop_running(data_dir=sandbox_dir, port=sandbox_port)
@@ -127,11 +99,7 @@ def plain_hub(chromium, tmp_path_factory):
 
 
 def _open(page, hub: Hub, name: str) -> Notebook:
-    page.goto(f"{hub.url}/user/{USER}/lab/tree/notebooks/{name}?reset", timeout=LAB_TIMEOUT_MS)
-    notebook = Notebook(page)
-    notebook.panel.wait_for(timeout=LAB_TIMEOUT_MS)
-    notebook.kernel_idle().wait_for(timeout=LAB_TIMEOUT_MS)
-    return notebook
+    return open_notebook(page, f"{hub.url}/user/{USER}/lab/tree/notebooks/{name}?reset")
 
 
 def test_a_hub_without_the_class_services_signs_in_through_the_proxy(context, plain_hub):
