@@ -101,7 +101,9 @@ class OriginListener:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()  # stop() waits for the next poll
         return self
 
     def _take(self, origin: str | None) -> bool:
