@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
@@ -152,55 +153,45 @@ def basic_checked(decode, secret: str):
     return respond
 
 
-def redirect_back(link: str, redirect_uri: str) -> None:
-    """What the authorization server does after Allow: send the browser to the redirect URI."""
-    state = parse_qs(urlsplit(link).query)["state"][0]
-    with requests.Session() as browser:
-        browser.trust_env = False
-        answer = browser.get(redirect_uri, params={"code": "code-1", "state": state}, timeout=5)
-    assert answer.status_code == 200
+def sign_in_against(respond, tmp_path) -> tuple[int, str, list[Seen], str]:
+    """app.py against a scripted token endpoint answering by ``respond``; the test plays the
+    authorization server's redirect after Allow. Returns the exit code, the output, the token
+    requests that arrived and the redirect URI."""
+    server = TokenServer(respond=respond)
+    try:
+        app, link, redirect_uri = start_app(None, tmp_path, partial(server_env, server.url, SECRET))
+        try:
+            assert link.startswith(server.url + "/oauth/authorize?")
+            state = parse_qs(urlsplit(link).query)["state"][0]
+            with requests.Session() as browser:
+                browser.trust_env = False
+                back = {"code": "code-1", "state": state}
+                assert browser.get(redirect_uri, params=back, timeout=5).status_code == 200
+            output = app.communicate(timeout=20)[0]
+        finally:
+            app.kill()
+    finally:
+        server.close()
+    return app.returncode, output, server.seen, redirect_uri
 
 
 # RFC 6749 §2.3.1 form-decodes id and secret after base64; GoTo's pages show them raw.
 @pytest.mark.parametrize("decode", [unquote_plus, str], ids=["rfc-6749-2.3.1", "raw"])
 def test_app_gets_a_token_from_another_plain_http_loopback_server(decode, tmp_path):
-    server = TokenServer(respond=basic_checked(decode, SECRET))
-    try:
-        app, link, redirect_uri = start_app(
-            None, tmp_path, lambda uri: server_env(server.url, SECRET, uri)
-        )
-        try:
-            assert link.startswith(server.url + "/oauth/authorize?")
-            redirect_back(link, redirect_uri)
-            output = app.communicate(timeout=20)[0]
-        finally:
-            app.kill()
-    finally:
-        server.close()
-    assert app.returncode == 0, output
+    code, output, seen, redirect_uri = sign_in_against(basic_checked(decode, SECRET), tmp_path)
+    assert code == 0, output
     assert "Access token for learner@example.com with scopes messaging.v1.send" in output
     assert TOKEN["access_token"] not in output
     # The RFC's form first, so the strict server is asked once; the raw form after a refusal.
-    assert len(server.seen) == (1 if decode is unquote_plus else 2)
-    body = parse_qs(server.seen[-1].body)
+    assert len(seen) == (1 if decode is unquote_plus else 2)
+    body = parse_qs(seen[-1].body)
     assert body["code"] == ["code-1"] and body["redirect_uri"] == [redirect_uri]
     assert "client_secret" not in body and "code_verifier" in body
 
 
 def test_app_says_what_to_check_when_the_client_secret_is_refused(tmp_path):
-    server = TokenServer(respond=basic_checked(unquote_plus, "another-secret"))
-    try:
-        app, link, redirect_uri = start_app(
-            None, tmp_path, lambda uri: server_env(server.url, SECRET, uri)
-        )
-        try:
-            redirect_back(link, redirect_uri)
-            output = app.communicate(timeout=20)[0]
-        finally:
-            app.kill()
-    finally:
-        server.close()
-    assert app.returncode == 1
+    code, output, _, _ = sign_in_against(basic_checked(unquote_plus, "other-secret"), tmp_path)
+    assert code == 1
     assert "Token request refused (invalid_client): check OAUTH_CLIENT_ID and" in output
     assert "Traceback" not in output and SECRET not in output
 
