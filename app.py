@@ -81,14 +81,14 @@ if not server.code:
 # HTTP Basic with id and secret form-encoded first (RFC 6749 §2.3.1), as simple-oauth2 does.
 # Whether GoTo grants exactly the scopes asked is not documented: print them, don't raise.
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
-token_url, request = SERVICE_URL + "/oauth/token", dict(code=server.code, timeout=10)
+token_url = SERVICE_URL + "/oauth/token"
+exchange = dict(code=server.code, include_client_id=False, timeout=10)  # the id: in Basic only
 try:
     try:
         auth = HTTPBasicAuth(quote_plus(CLIENT_ID), quote_plus(SECRET))
-        token = oauth.fetch_token(token_url, auth=auth, include_client_id=False, **request)
+        token = oauth.fetch_token(token_url, auth=auth, **exchange)
     except InvalidClientError:  # GoTo's pages show the raw "id:secret": try that once too
-        auth = HTTPBasicAuth(CLIENT_ID, SECRET)
-        token = oauth.fetch_token(token_url, auth=auth, include_client_id=False, **request)
+        token = oauth.fetch_token(token_url, auth=HTTPBasicAuth(CLIENT_ID, SECRET), **exchange)
 except OAuth2Error as error:  # the server's refusal (RFC 6749 §5.2), and what to do about it
     fix = "check OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET in .env"
     fix = fix if error.error == "invalid_client" else "run python app.py to sign in again"
