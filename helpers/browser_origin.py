@@ -27,6 +27,7 @@ import secrets
 import threading
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -63,6 +64,7 @@ class OriginListener:
     def __init__(self) -> None:
         self.key = secrets.token_urlsafe(16)
         self.origin: str | None = None
+        self.direct = False  # the browser reached this listener on 127.0.0.1 itself
         self._answered = threading.Event()
         self._server: ThreadingHTTPServer | None = None
 
@@ -88,6 +90,8 @@ class OriginListener:
                     status, body = 200, PROBE_ANSWER
                 elif path == "/origin":
                     status = 204 if listener._take(params.get("origin")) else 400
+                elif path == "/direct":
+                    status, listener.direct = 204, True
                 else:
                     status = 404
                 self.send_response(status)
@@ -141,28 +145,53 @@ class OriginListener:
         except OSError:
             return None
 
-    def ask_browser(self, base_url: str, timeout: float = BROWSER_WAIT) -> str | None:
+    def ask_browser(self, base_url: str, timeout: float = BROWSER_WAIT) -> Answer | None:
         """Show the script that makes the browser answer; wait for it. None outside a notebook
-        or when no answer came (an untrusted output, no browser looking)."""
+        or when no answer came (an untrusted output, no browser looking).
+
+        The script first tries this listener at ``http://127.0.0.1:<port>`` itself (its
+        answer cannot be read, but the listener sees the request arrive: the browser runs on
+        this machine), then, whatever came of that, says its origin through the proxy.
+        """
         from .browser import _in_notebook
 
         if not _in_notebook():
             return None
         from IPython.display import HTML, display
 
-        url = f"{base_url}proxy/{self.port}/origin?key={self.key}&origin="
-        quoted = json.dumps(url).replace("<", "\\u003c")  # no "</script>" from a base URL
-        script = (
-            '<div class="oauth-tutorial-origin"></div><script>'
-            f"fetch({quoted} + encodeURIComponent(window.location.origin), "
-            '{credentials: "same-origin", cache: "no-store"}).catch(function () {});</script>'
+        through = f"{base_url}proxy/{self.port}/origin?key={self.key}&origin="
+        direct = f"http://127.0.0.1:{self.port}/direct?key={self.key}"
+        script = SCRIPT % tuple(  # no "</script>" can come from a base URL
+            json.dumps(url).replace("<", "\\u003c") for url in (through, direct)
         )
         handle = display(HTML(script), display_id=True)
         try:
             self._answered.wait(timeout)
         finally:
             handle.update(HTML(""))
-        return self.origin
+        return Answer(self.origin, self.direct) if self.origin else None
+
+
+#: The browser's side: the direct try (1 s at most), then the origin through the proxy.
+SCRIPT = """<div class="oauth-tutorial-origin"></div><script>(function () {
+  var told = false;
+  function tell() {
+    if (told) return;
+    told = true;
+    fetch(%s + encodeURIComponent(window.location.origin),
+          {credentials: "same-origin", cache: "no-store"}).catch(function () {});
+  }
+  fetch(%s, {mode: "no-cors", cache: "no-store"}).then(tell, tell);
+  setTimeout(tell, 1000);
+})();</script>"""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the browser said: its origin, and whether it reached 127.0.0.1 of this machine."""
+
+    origin: str
+    direct: bool
 
 
 # --- kept per Jupyter server ----------------------------------------------------------------------
@@ -176,18 +205,20 @@ def _cache_file(server) -> Path | None:
     return Path(jupyter_runtime_dir()) / f"oauth-tutorial-origin-{server.pid}.json"
 
 
-def remembered(server) -> str | None:
-    """The origin the browser said last on ``server`` (this very process), or None."""
+def remembered(server) -> Answer | None:
+    """What the browser said last on ``server`` (this very process), or None."""
     path = _cache_file(server)
     try:
         data = json.loads(path.read_text("utf-8")) if path else {}
     except (OSError, ValueError):
         return None
-    return parse_origin(data.get("origin")) if data.get("url") == server.url else None
+    origin = parse_origin(data.get("origin")) if data.get("url") == server.url else None
+    return Answer(origin, data.get("direct") is True) if origin else None
 
 
-def remember(server, origin: str) -> None:
+def remember(server, answer: Answer) -> None:
     path = _cache_file(server)
     if path is not None:
         with contextlib.suppress(OSError):  # then the browser is asked again next time
-            path.write_text(json.dumps({"url": server.url, "origin": origin}), "utf-8")
+            data = {"url": server.url, "origin": answer.origin, "direct": answer.direct}
+            path.write_text(json.dumps(data), "utf-8")

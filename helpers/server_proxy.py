@@ -26,9 +26,10 @@ applies. Neither does it with a class hub's own setup (helpers/hub.py), which co
 
 Which server: the one whose runtime file (``jpserver-<pid>.json``) names this kernel's parent
 process, at ``JUPYTERHUB_SERVICE_PREFIX`` on a hub, else at its base URL. Under nbclient or in a
-terminal there is none, and nothing changes. Nor does it for a JupyterLab on 127.0.0.1 without a
-base URL: that is the learner's own machine, where the browser reaches the listener itself and
-the redirect URI stays the one GoTo's guide registers.
+terminal there is none, and nothing changes. Nor does it when a JupyterLab on 127.0.0.1 without
+a base URL is seen in a browser on the same machine (the browser reached the kernel's
+127.0.0.1 itself): there the redirect URI stays the one GoTo's guide registers. Seen through an
+SSH tunnel, the same JupyterLab signs in through its proxy.
 
 The origin (the scheme and host the browser uses) comes from ``JUPYTERHUB_PUBLIC_URL`` or
 ``JUPYTERHUB_HOST`` when the hub sets them, else from the browser itself (``browser_origin``).
@@ -50,6 +51,9 @@ from .loopback import free_port, is_loopback
 from .sandbox.defaults import ANY_PORT
 
 HUB_PREFIX = "JUPYTERHUB_SERVICE_PREFIX"
+#: Seconds a server that looks like the learner's own machine waits for the browser (which
+#: then usually reaches the listener itself: without an answer, the sign-in goes straight).
+LOCAL_WAIT = 3.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class JupyterServer:
 
     @property
     def is_local(self) -> bool:
-        """On 127.0.0.1, no base URL, no hub: a JupyterLab on the learner's own machine."""
+        """On 127.0.0.1, no base URL, no hub: a JupyterLab on the learner's own machine, or one
+        reached through an SSH tunnel (the browser tells which: ``browser_origin``)."""
         host = urlsplit(self.url).hostname
         return not self.on_hub and self.base_url == "/" and is_loopback(host)
 
@@ -165,19 +170,20 @@ def detect(*, say: Callable[[str], None] = print, environ=None) -> Route | None:
     to 127.0.0.1 as usual. When the server needs the proxy but it does not work, says
     ``ProxyUnavailable``'s message (the paste fallback) through ``say`` and returns None."""
     server = find_server(environ)
-    if server is None or server.is_local:
+    if server is None:
         return None
     key = (server.pid, server.url)
     if key not in _routes:
         try:
             _routes[key] = _route(server, environ)
         except ProxyUnavailable as e:
-            say(f"{type(e).__name__}: {e}")
+            if not server.is_local:  # on the learner's own machine, straight is the way
+                say(f"{type(e).__name__}: {e}")
             _routes[key] = None
     return _routes[key]
 
 
-def _route(server: JupyterServer, environ) -> Route:
+def _route(server: JupyterServer, environ) -> Route | None:
     with browser_origin.OriginListener() as listener:
         if listener.reaches_through(server) is False:
             raise ProxyUnavailable(
@@ -185,16 +191,21 @@ def _route(server: JupyterServer, environ) -> Route:
                 "installed or not enabled in the server's environment: pip install -r "
                 "requirements.txt there, then restart the server)"
             )
-        origin = hub_origin(environ) or browser_origin.remembered(server)
+        origin = hub_origin(environ)
         if origin is None:
-            origin = listener.ask_browser(server.base_url)
-            if origin is None:
-                raise ProxyUnavailable(
-                    "the browser did not say which address it uses for Jupyter within "
-                    f"{browser_origin.BROWSER_WAIT:g} s (run this cell in JupyterLab or "
-                    "Notebook, in a notebook you trust)"
-                )
-            browser_origin.remember(server, origin)
+            answer = browser_origin.remembered(server)
+            if answer is None:
+                wait = LOCAL_WAIT if server.is_local else browser_origin.BROWSER_WAIT
+                answer = listener.ask_browser(server.base_url, wait)
+                if answer is None:
+                    raise ProxyUnavailable(
+                        "the browser did not say which address it uses for Jupyter within "
+                        f"{wait:g} s (run this cell in JupyterLab, in a notebook you trust)"
+                    )
+                browser_origin.remember(server, answer)
+            if server.is_local and answer.direct:
+                return None  # the browser runs on this machine: it reaches the listener itself
+            origin = answer.origin
     parts = urlsplit(origin)
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ProxyUnavailable(

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from helpers import browser_origin, server_proxy
-from helpers.browser_origin import OriginListener, parse_origin
+from helpers.browser_origin import Answer, OriginListener, parse_origin
 from helpers.sandbox import ensure_running, recorded_info, serve_in_thread, stop_running
 from helpers.sandbox.__main__ import _serve_class, parse_args
 from helpers.sandbox.validator import redirect_uri_matches
@@ -175,6 +175,9 @@ def test_the_origin_listener_takes_one_answer_with_its_key():
         later = {"key": listener.key, "origin": "https://other.example"}
         requests.get(base + "/origin", params=later, timeout=5)
         assert listener.origin == "https://hub.example.org"  # the first answer stays
+        assert not listener.direct
+        assert requests.get(base + "/direct", params={"key": listener.key}, timeout=5).ok
+        assert listener.direct  # a browser on this machine
         assert listener.ask_browser("/", timeout=0.1) is None  # no notebook to show it in
 
 
@@ -219,14 +222,31 @@ def test_without_the_browser_s_answer_a_named_reason(runtime):
     assert said[0].startswith("ProxyUnavailable: ") and "the browser did not say" in said[0]
 
 
-def test_the_origin_is_remembered_per_server(runtime):
+def test_the_browsers_answer_is_remembered_per_server(runtime):
     runtime("http://127.0.0.1:8888/user/x/", "/user/x/")
     server = find_server({})
     assert browser_origin.remembered(server) is None
-    browser_origin.remember(server, "https://lab.example.org")
-    assert browser_origin.remembered(server) == "https://lab.example.org"
+    browser_origin.remember(server, Answer("https://lab.example.org", direct=False))
+    assert browser_origin.remembered(server) == Answer("https://lab.example.org", False)
     other = JupyterServer("http://127.0.0.1:9999/", "/", server.pid)
     assert browser_origin.remembered(other) is None  # another server on a reused pid
+
+
+@pytest.mark.parametrize(
+    ("direct", "through_the_proxy"),
+    [
+        (True, False),  # the browser on this machine reached the listener: straight, as today
+        (False, True),  # through an SSH tunnel: the browser's 127.0.0.1 is another machine
+    ],
+)
+def test_a_jupyterlab_on_loopback_asks_where_the_browser_is(runtime, direct, through_the_proxy):
+    url = f"http://127.0.0.1:{free_port()}/"
+    runtime(url)
+    browser_origin.remember(find_server({}), Answer("http://127.0.0.1:8888", direct))
+    route = server_proxy.detect(say=pytest.fail, environ={})
+    assert (route is not None) is through_the_proxy
+    if route:
+        assert route.redirect_uri("/cb").startswith("http://127.0.0.1:8888/proxy/")
 
 
 def test_plain_http_to_another_machine_is_refused(runtime):

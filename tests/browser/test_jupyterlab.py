@@ -380,6 +380,11 @@ def test_notebook_4_shows_the_token_card_after_a_real_sign_in(
 ):
     notebook = _open_notebook(lab_page, lab, "04_token_exchange.ipynb")
     notebook.run_all_cells()
+    # On the browser's own machine the sign-in goes straight to 127.0.0.1, as GoTo's guide
+    # has it: not through Jupyter's proxy (helpers/server_proxy.py asked the browser).
+    link = _sign_in_link(notebook.panel).first
+    link.wait_for(timeout=RUN_TIMEOUT_MS)
+    assert link.get_attribute("href").startswith(lab_sandbox.url + "/oauth/authorize?")
     _sign_in_in_popup(context, notebook, lab_sandbox, shots)
 
     notebook.output("Callback received with the right state").wait_for(timeout=RUN_TIMEOUT_MS)
