@@ -79,7 +79,7 @@ def test_on_a_hub_the_prefix_and_the_hub_token(runtime):
 def test_a_laptops_jupyterlab_keeps_the_loopback_redirect(runtime, url, base_url, local):
     runtime(url, base_url)
     assert find_server({}).is_local is local
-    if local:  # nothing asked, nothing probed, nothing said
+    if local:  # no browser to ask here: straight to 127.0.0.1, and nothing said
         assert server_proxy.detect(say=pytest.fail, environ={}) is None
 
 
