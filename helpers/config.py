@@ -1,10 +1,13 @@
 """Stage 1: the OAuth client's values, read from ``.env`` and checked.
 
     >>> from helpers import config
-    >>> cfg = config.load()        # the local sandbox when OAUTH_SERVICE_URL is unset
+    >>> values, source = config.read()           # .env, then the real environment on top
+    >>> cfg = config.validate(values, source)    # an OAuthConfig, or one ConfigError
     >>> cfg.authorize_url
-    'http://127.0.0.1:8765/oauth/authorize'
+    'https://authentication.logmeininc.com/oauth/authorize'
 
+The notebooks call ``connect.load()``, which does both and, when ``OAUTH_SERVICE_URL`` is
+unset, points the config at the local sandbox instead (``helpers/connect.py``).
 Real environment variables win over ``.env``. The client secret is masked in every
 representation of the config, so displaying it in a notebook is safe.
 """
@@ -109,8 +112,11 @@ class OAuthConfig:
         return html_table(rows)
 
 
-def _read(env_file: str | os.PathLike | None) -> tuple[dict[str, str], str]:
-    """Variables from the .env file, overridden by the real environment."""
+def read(env_file: str | os.PathLike | None = None) -> tuple[dict[str, str], str]:
+    """Variables from the .env file, overridden by the real environment; and where they came from.
+
+    ``env_file`` defaults to the nearest ``.env`` in the working folder or a parent.
+    """
     if env_file is None:
         found = find_dotenv(usecwd=True)  # searches the working folder and its parents
         env_file = found or None
@@ -237,42 +243,3 @@ def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
         is_sandbox=values.get("_SANDBOX") == "1",
         authorize_base_url=front.rstrip("/"),
     )
-
-
-def load(env_file: str | os.PathLike | None = None, *, quiet: bool = False) -> OAuthConfig:
-    """Read and check the OAuth client's values.
-
-    ``env_file`` defaults to the nearest ``.env`` in the working folder or a parent. When
-    ``OAUTH_SERVICE_URL`` is unset or empty, the local sandbox is started (or reused) and the
-    config points at it; say ``quiet=True`` to skip the one line that says so.
-    """
-    values, source = _read(env_file)
-    if values.get("OAUTH_AUTHORIZE_BASE_URL"):  # on a class hub (helpers/hub.py)
-        from . import hub
-
-        if hub.uses_class_sandbox():
-            values["_SANDBOX"] = "1"
-    if not values.get("OAUTH_SERVICE_URL"):
-        from . import sandbox  # imported only when needed: it is the heavier half of the package
-
-        info = sandbox.ensure_running()
-        values = {
-            "OAUTH_SERVICE_URL": info.url,
-            "OAUTH_CLIENT_ID": info.client_id,
-            "OAUTH_CLIENT_SECRET": info.client_secret,
-            "OAUTH_REDIRECT_URI": values.get("OAUTH_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
-            "OAUTH_SCOPES": values.get("OAUTH_SCOPES", ""),
-            "GOTO_API_URL": info.url,
-            "_SANDBOX": "1",
-        }
-        if not quiet:
-            print(
-                f"Using the local sandbox at {info.url} (OAUTH_SERVICE_URL is not set; "
-                "fill .env to use GoTo)."
-            )
-    config = validate(values, source)
-    if config.authorize_base_url and not quiet:  # on a class hub (helpers/hub.py)
-        from . import hub
-
-        print(hub.where(config))
-    return config

@@ -1,7 +1,7 @@
 """Views for the notebooks: ipywidgets 8 over the helpers, with a plain-text fallback.
 
     >>> from helpers import config, ui
-    >>> cfg = config.load()
+    >>> cfg = connect.load()
     >>> token = ui.sign_in(cfg)        # shows the sign-in panel, opens the browser, waits
     >>> ui.TokenCard(token)            # masked token, principal, scopes, live expiry
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from helpers import config, ui
+from helpers import connect, ui
 from helpers.authorization import AuthorizationRequest
 from helpers.errors import AuthorizationDenied, SandboxStopped
 from helpers.tokens import Token, TokenStore
@@ -324,7 +324,7 @@ def wait_until(condition, seconds: float = 10.0) -> bool:
 
 def test_the_panel_of_a_hand_run_listener_says_when_the_sandbox_stops(sandbox_env, monkeypatch):
     monkeypatch.setattr(ui.flow, "HEALTH_EVERY", 0.2)
-    request = AuthorizationRequest.new(config.load(quiet=True))
+    request = AuthorizationRequest.new(connect.load(quiet=True))
     panel = ui.SignInPanel(request.url, widgets=True)
     panel.start_countdown(300)  # as notebooks 03 and 06 do before listener.wait()
     time.sleep(0.6)
@@ -337,7 +337,7 @@ def test_the_panel_of_a_hand_run_listener_says_when_the_sandbox_stops(sandbox_en
 
 def test_wait_for_callback_watches_the_configured_sandbox(sandbox_env, monkeypatch):
     monkeypatch.setattr(ui.flow, "HEALTH_EVERY", 0.2)
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     request = AuthorizationRequest.new(cfg)
     panel = ui.SignInPanel(request.url, widgets=True)
     threading.Timer(0.5, sandbox_env.stop).start()

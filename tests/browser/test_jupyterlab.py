@@ -438,7 +438,7 @@ def test_notebook_6_walks_every_lab_and_the_last_one_asks_for_deny(
 SETUP = (
     "from helpers import config, ui\n"
     "from helpers.authorization import AuthorizationRequest\n"
-    "cfg = config.load(quiet=True)"
+    "cfg = connect.load(quiet=True)"
 )
 
 
