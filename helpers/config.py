@@ -134,70 +134,6 @@ def read(env_file: str | os.PathLike | None = None) -> tuple[dict[str, str], str
     return {k: v.strip() for k, v in values.items()}, source
 
 
-def env_file_path() -> Path | None:
-    """The .env in use: the nearest one in the working folder or a parent, else None."""
-    found = find_dotenv(usecwd=True)
-    return Path(found) if found else None
-
-
-def setting(name: str) -> str | None:
-    """One of ``LOCAL_SETTINGS``: the environment's value, else the .env's, else None.
-
-    >>> setting("OAUTH_SANDBOX_PORT")    # OAUTH_SANDBOX_PORT=8766 in .env
-    '8766'
-    """
-    if os.environ.get(name) is not None:
-        return os.environ[name].strip()
-    path = env_file_path()
-    value = dotenv_values(path).get(name) if path else None
-    return value.strip() if value is not None else None
-
-
-def setting_path(name: str) -> Path | None:
-    """A file or folder setting; a relative path in .env is relative to the .env's folder."""
-    value = setting(name)
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_absolute() and os.environ.get(name) is None:
-        path = env_file_path().parent / path
-    return path
-
-
-def check_redirect_uri(uri: str) -> str | None:
-    """What is wrong with a redirect URI for a local listener, or None if it is fine."""
-    parts = urlsplit(uri)
-    if parts.scheme != "http":
-        return f"must start with http:// (a listener on this machine), not {parts.scheme or '?'}://"
-    host = parts.hostname
-    if host == "localhost":
-        return None  # allowed, with a warning from validate()
-    if host not in ("127.0.0.1", "::1"):
-        return f"must use the loopback address 127.0.0.1 or [::1], not {host!r} (RFC 8252 §7.3)"
-    try:
-        port = parts.port
-    except ValueError:
-        return "has a port that is not a number"
-    if not port:
-        return "needs an explicit port, e.g. http://127.0.0.1:5000/login/oauth2/code/goto"
-    if not parts.path or parts.path == "/":
-        return "needs a path, e.g. /login/oauth2/code/goto"
-    if parts.query or parts.fragment:
-        return "must not have a query or fragment"
-    return None
-
-
-def _check_service_url(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"must be an address like {GOTO_SERVICE_URL}"
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        return "must use https (only a sandbox on this machine may use plain http)"
-    if parts.path not in ("", "/") or parts.query:
-        return "must be the service's origin only, without a path (the helpers add /oauth/...)"
-    return None
-
-
 def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
     """Turn raw variables into an ``OAuthConfig``, or raise one ``ConfigError`` listing every problem."""
     problems: dict[str, str] = {}
@@ -243,3 +179,70 @@ def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
         is_sandbox=values.get("_SANDBOX") == "1",
         authorize_base_url=front.rstrip("/"),
     )
+
+
+def check_redirect_uri(uri: str) -> str | None:
+    """What is wrong with a redirect URI for a local listener, or None if it is fine."""
+    parts = urlsplit(uri)
+    if parts.scheme != "http":
+        return f"must start with http:// (a listener on this machine), not {parts.scheme or '?'}://"
+    host = parts.hostname
+    if host == "localhost":
+        return None  # allowed, with a warning from validate()
+    if host not in ("127.0.0.1", "::1"):
+        return f"must use the loopback address 127.0.0.1 or [::1], not {host!r} (RFC 8252 §7.3)"
+    try:
+        port = parts.port
+    except ValueError:
+        return "has a port that is not a number"
+    if not port:
+        return "needs an explicit port, e.g. http://127.0.0.1:5000/login/oauth2/code/goto"
+    if not parts.path or parts.path == "/":
+        return "needs a path, e.g. /login/oauth2/code/goto"
+    if parts.query or parts.fragment:
+        return "must not have a query or fragment"
+    return None
+
+
+def _check_service_url(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"must be an address like {GOTO_SERVICE_URL}"
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        return "must use https (only a sandbox on this machine may use plain http)"
+    if parts.path not in ("", "/") or parts.query:
+        return "must be the service's origin only, without a path (the helpers add /oauth/...)"
+    return None
+
+
+# --- settings of this machine's side (the sandbox, the token file), from .env too ------------
+
+
+def env_file_path() -> Path | None:
+    """The .env in use: the nearest one in the working folder or a parent, else None."""
+    found = find_dotenv(usecwd=True)
+    return Path(found) if found else None
+
+
+def setting(name: str) -> str | None:
+    """One of ``LOCAL_SETTINGS``: the environment's value, else the .env's, else None.
+
+    >>> setting("OAUTH_SANDBOX_PORT")    # OAUTH_SANDBOX_PORT=8766 in .env
+    '8766'
+    """
+    if os.environ.get(name) is not None:
+        return os.environ[name].strip()
+    path = env_file_path()
+    value = dotenv_values(path).get(name) if path else None
+    return value.strip() if value is not None else None
+
+
+def setting_path(name: str) -> Path | None:
+    """A file or folder setting; a relative path in .env is relative to the .env's folder."""
+    value = setting(name)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute() and os.environ.get(name) is None:
+        path = env_file_path().parent / path
+    return path
