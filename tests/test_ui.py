@@ -391,7 +391,7 @@ def notebook_cell():
 
     yield run
     InteractiveShell.clear_instance()
-    ui._last_sign_in = None
+    ui.repeat._last_sign_in = None
 
 
 def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(
