@@ -3,8 +3,7 @@
     >>> from helpers.callback import CallbackListener
     >>> listener = CallbackListener(config.redirect_uri, expected_state=request.state).start()
     >>> # ... the learner signs in and clicks Allow in the browser ...
-    >>> result = listener.wait(timeout=300)     # CallbackResult, or a named error
-    >>> result
+    >>> listener.wait(timeout=300)     # a CallbackResult, or a named error
     CallbackResult(code='…x9Q=', state='...', received_at='2025-01-01T12:00:00+00:00')
 
 The listener *has* a small stdlib HTTP server (``helpers/callback_http.py``) that runs in a
@@ -13,9 +12,8 @@ and keeps waiting until one is a genuine callback: a GET on the redirect URI's p
 ``state`` matches the one this sign-in sent (``helpers/callback_check.py``); forged or stray
 requests are answered (403, 404, 405...) and ignored. ``wait()`` returns the code, or raises
 ``AuthorizationDenied``, ``AuthorizationFailed`` or ``CallbackTimeout``; either way the port is
-freed. A listener nobody waits on stops by itself at the deadline ``start()`` arms (10 minutes).
-When the browser cannot reach this kernel (remote Jupyter), ``parse_callback_url`` runs the
-very same checks on the address the learner copies from the browser.
+freed; a listener nobody waits on stops by itself after 10 minutes. When the browser cannot
+reach this kernel (remote Jupyter), ``parse_callback_url`` checks the address it ended on.
 """
 
 from __future__ import annotations
@@ -41,9 +39,8 @@ __all__ = ["CallbackListener", "CallbackResult", "ListenerEvent", "parse_callbac
 START_TIMEOUT = 600.0
 
 
-# (host, port) -> the listener this process started there last. A cell run again starts a new
-# listener on the port the old one still holds; the old one must give it up first. An entry
-# that has stopped is harmless (stopping it again does nothing), so none is ever removed.
+# (host, port) -> the listener this process started there last: a cell run again must stop
+# the old one first. A stopped entry is harmless (stopping it again does nothing).
 _running: dict[tuple[str, int], CallbackListener] = {}
 # Guards _running and each listener's _server and _outcome. Held for a few assignments only,
 # never while joining a thread or reporting an event, so no two threads can wait on each other.
