@@ -254,7 +254,7 @@ WAITING = re.compile(r"Waiting for you to sign in and click (Allow|Deny)\. \(\d+
 
 def _sign_in_link(where):
     # A link styled as a button (it must work while the kernel is busy waiting): whichever
-    # role helpers/ui.py gives it, a learner finds it by its name.
+    # role helpers/ui/ gives it, a learner finds it by its name.
     return where.get_by_role("button", name=SIGN_IN_LINK).or_(
         where.get_by_role("link", name=SIGN_IN_LINK)
     )
