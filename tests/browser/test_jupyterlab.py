@@ -436,7 +436,7 @@ def test_notebook_6_walks_every_lab_and_the_last_one_asks_for_deny(
 # --- what a learner sees of an error, of ■, and of Shift+Enter on a waiting sign-in -------------
 
 SETUP = (
-    "from helpers import config, ui\n"
+    "from helpers import connect, ui\n"
     "from helpers.authorization import AuthorizationRequest\n"
     "cfg = connect.load(quiet=True)"
 )
