@@ -139,14 +139,15 @@ class Route:
         pattern = f"{self.origin}{self.base_url}proxy/{ANY_PORT}{path}"
         return lambda port: (self.sandbox_url(port) + "/", pattern)
 
-    def where(self, config) -> str:
-        """One line: where the browser signs in, where the kernel talks, where the callback goes."""
-        return (
-            f"Through Jupyter's proxy: your browser signs in at {config.authorize_base_url} "
-            f"(front channel), this kernel fetches tokens from {config.service_url} (back "
-            f"channel), and the callback {config.redirect_uri} reaches this kernel's listener "
-            f"on port {self.listener_port}."
-        )
+
+def where(config) -> str:
+    """One line: where the browser signs in, where the kernel talks, where the callback goes."""
+    return (
+        f"Through Jupyter's proxy: your browser signs in at {config.authorize_base_url} "
+        f"(front channel), this kernel fetches tokens from {config.service_url} (back "
+        f"channel), and the callback {config.redirect_uri} reaches this kernel's listener at "
+        f"{config.listen_uri}."
+    )
 
 
 def from_the_kernel(url: str) -> str:

@@ -17,7 +17,13 @@ import requests
 
 from helpers import browser_origin, server_proxy
 from helpers.browser_origin import Answer, OriginListener, parse_origin
-from helpers.sandbox import ensure_running, recorded_info, serve_in_thread, stop_running
+from helpers.sandbox import (
+    ensure_running,
+    ensure_serving,
+    recorded_info,
+    serve_in_thread,
+    stop_running,
+)
 from helpers.sandbox.__main__ import _serve_class, parse_args
 from helpers.sandbox.validator import redirect_uri_matches
 from helpers.server_proxy import JupyterServer, Route, find_server, hub_origin
@@ -321,7 +327,7 @@ def test_the_sign_in_pages_under_the_proxys_prefix_with_the_demo_account(fronted
     )
 
 
-def test_ensure_running_restarts_a_sandbox_serving_another_address(tmp_path, monkeypatch):
+def test_ensure_serving_restarts_a_sandbox_serving_another_address(tmp_path, monkeypatch):
     monkeypatch.delenv("OAUTH_SANDBOX_CLASS_SECRET", raising=False)
     data, port = tmp_path / "sandbox", free_port()
 
@@ -329,10 +335,10 @@ def test_ensure_running_restarts_a_sandbox_serving_another_address(tmp_path, mon
         return lambda p: (f"{origin}/x/proxy/absolute/{p}/", f"{origin}/x/proxy/{{port}}/cb")
 
     try:
-        first = ensure_running(data_dir=data, port=port, front=front("https://a.example"))
+        first = ensure_serving(front("https://a.example"), data_dir=data, port=port)
         pid = json.loads((data / "sandbox.json").read_text())["pid"]
         assert ensure_running(data_dir=data, port=port) == first  # no front asked: reused
-        ensure_running(data_dir=data, port=port, front=front("https://b.example"))
+        ensure_serving(front("https://b.example"), data_dir=data, port=port)
         state = json.loads((data / "sandbox.json").read_text())
         assert state["pid"] != pid
         assert state["public_url"] == f"https://b.example/x/proxy/absolute/{port}/"
