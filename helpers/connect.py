@@ -57,7 +57,9 @@ def _local_sandbox(values: dict[str, str], quiet: bool) -> dict[str, str]:
     """The values that point at the local sandbox, started (or reused) here."""
     from . import sandbox, server_proxy  # only when needed: the sandbox is the heavier half
 
-    route = server_proxy.detect(say=lambda text: None if quiet else print(text))
+    route = None
+    if not values.get("OAUTH_AUTHORIZE_BASE_URL"):  # a class hub's own front comes first
+        route = server_proxy.detect(say=lambda text: None if quiet else print(text))
     redirect = values.get("OAUTH_REDIRECT_URI") or DEFAULT_REDIRECT_URI
     path = urlsplit(redirect).path or "/"
     info = sandbox.ensure_serving(route.front(path)) if route else sandbox.ensure_running()
