@@ -49,7 +49,8 @@ class AuthorizationRequest:
     code_challenge: str | None = None
     created_at: float = field(default_factory=time.time)
     #: Where this attempt's listener binds: the redirect URI itself, except on a class hub
-    #: (helpers/hub.py), where the browser comes back through the hub to this loopback address.
+    #: (helpers/hub.py) or through Jupyter's proxy (helpers/server_proxy.py), where the
+    #: browser comes back through the Jupyter server to this loopback address.
     listen_uri: str = ""
 
     def __post_init__(self) -> None:
@@ -85,7 +86,9 @@ class AuthorizationRequest:
             url, _ = session.authorization_url(config.authorize_url, state=state)
         verifier = client.code_verifier if pkce else None
         listen_uri = ""
-        if config.authorize_base_url and redirect_uri == config.redirect_uri:
+        if config.listen_uri and redirect_uri == config.redirect_uri:
+            listen_uri = config.listen_uri  # through Jupyter's proxy (helpers/server_proxy.py)
+        elif config.authorize_base_url and redirect_uri == config.redirect_uri:
             from . import hub  # a class hub: the class callback must know this state is ours
 
             seat = hub.detect()

@@ -69,6 +69,9 @@ class OAuthConfig:
     #: On a class hub, where the BROWSER reaches the sign-in pages (front channel), when that
     #: differs from where the kernel reaches the token endpoint (``service_url``, back channel).
     authorize_base_url: str = ""
+    #: Through jupyter-server-proxy (helpers/server_proxy.py): where this kernel's listener
+    #: binds, when the browser comes back to ``redirect_uri`` through the Jupyter server.
+    listen_uri: str = ""
 
     @property
     def authorize_url(self) -> str:
@@ -105,7 +108,10 @@ class OAuthConfig:
             ("Scopes", " ".join(self.scopes)),
             ("API", self.api_url),
         ]
-        if self.authorize_base_url:  # on a class hub (helpers/hub.py)
+        if self.listen_uri:  # through Jupyter's proxy (helpers/server_proxy.py)
+            rows.append(("Sign-in pages", self.authorize_base_url + " (through Jupyter's proxy)"))
+            rows.append(("Listener", self.listen_uri))
+        elif self.authorize_base_url:  # on a class hub (helpers/hub.py)
             from . import hub
 
             rows.append(("JupyterHub", hub.where(self)))
@@ -178,6 +184,7 @@ def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
         api_url=api_url.rstrip("/"),
         is_sandbox=values.get("_SANDBOX") == "1",
         authorize_base_url=front.rstrip("/"),
+        listen_uri=values.get("_LISTEN_URI", ""),
     )
 
 

@@ -7,7 +7,10 @@
 
     the class hub    JupyterHub set OAUTH_AUTHORIZE_BASE_URL for this learner (helpers/hub.py)
     GoTo             OAUTH_SERVICE_URL is set, in .env or the environment
-    the sandbox      neither: the local sandbox, started now if it is not running yet
+    the sandbox      neither: the local sandbox, started now if it is not running yet, reached
+                     by the browser through the Jupyter server's proxy when it cannot reach
+                     this kernel's 127.0.0.1 (Binder, a hub, a remote JupyterLab:
+                     helpers/server_proxy.py)
 
 It sits above both ``config`` (reading and checking ``.env``) and ``sandbox`` (the local
 server), so neither imports the other's way up. A new case is one more branch in ``load()``.
@@ -16,6 +19,7 @@ server), so neither imports the other's way up. A new case is one more branch in
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 from . import config
 from .config import DEFAULT_REDIRECT_URI, OAuthConfig
@@ -38,7 +42,11 @@ def load(env_file: str | os.PathLike | None = None, *, quiet: bool = False) -> O
     if not values.get("OAUTH_SERVICE_URL"):  # the local sandbox
         values = _local_sandbox(values, quiet)
     cfg = config.validate(values, source)
-    if cfg.authorize_base_url and not quiet:  # the class hub: where each channel goes
+    if cfg.listen_uri and not quiet:  # through Jupyter's proxy: where each channel goes
+        from . import server_proxy
+
+        print(server_proxy.where(cfg))
+    elif cfg.authorize_base_url and not quiet:  # the class hub: where each channel goes
         from . import hub
 
         print(hub.where(cfg))
@@ -47,20 +55,30 @@ def load(env_file: str | os.PathLike | None = None, *, quiet: bool = False) -> O
 
 def _local_sandbox(values: dict[str, str], quiet: bool) -> dict[str, str]:
     """The values that point at the local sandbox, started (or reused) here."""
-    from . import sandbox  # imported only when needed: it is the heavier half of the package
+    from . import sandbox, server_proxy  # only when needed: the sandbox is the heavier half
 
-    info = sandbox.ensure_running()
+    route = None
+    if not values.get("OAUTH_AUTHORIZE_BASE_URL"):  # a class hub's own front comes first
+        route = server_proxy.detect(say=lambda text: None if quiet else print(text))
+    redirect = values.get("OAUTH_REDIRECT_URI") or DEFAULT_REDIRECT_URI
+    path = urlsplit(redirect).path or "/"
+    info = sandbox.ensure_serving(route.front(path)) if route else sandbox.ensure_running()
     if not quiet:
         print(
             f"Using the local sandbox at {info.url} (OAUTH_SERVICE_URL is not set; "
             "fill .env to use GoTo)."
         )
-    return {
+    values = {
         "OAUTH_SERVICE_URL": info.url,
         "OAUTH_CLIENT_ID": info.client_id,
         "OAUTH_CLIENT_SECRET": info.client_secret,
-        "OAUTH_REDIRECT_URI": values.get("OAUTH_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
+        "OAUTH_REDIRECT_URI": redirect,
         "OAUTH_SCOPES": values.get("OAUTH_SCOPES", ""),
         "GOTO_API_URL": info.url,
         "_SANDBOX": "1",
     }
+    if route is not None:  # the browser comes through the Jupyter server's proxy
+        values["OAUTH_AUTHORIZE_BASE_URL"] = route.sandbox_url(urlsplit(info.url).port)
+        values["OAUTH_REDIRECT_URI"] = route.redirect_uri(path)
+        values["_LISTEN_URI"] = route.listen_uri(path)
+    return values

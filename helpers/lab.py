@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from html import unescape
 from urllib.parse import urlencode
 
+from . import server_proxy
 from .errors import OAuthTutorialError, ServiceUnreachable
 from .transport import session_for, talking_to
 
@@ -68,7 +69,9 @@ def probe(url: str, *, timeout: float = TIMEOUT) -> Probe:
     """GET ``url`` once, without following a redirect, and summarise the answer.
 
     Raises ``ServiceUnreachable`` when nothing answers, ``ServiceTimeout`` after ``timeout``.
+    A page behind the Jupyter server's proxy is asked for where the kernel reaches it.
     """
+    url = server_proxy.from_the_kernel(url)
     with talking_to(url.split("?", 1)[0], timeout), session_for(url) as session:
         response = session.get(url, allow_redirects=False, timeout=timeout)
     location = response.headers.get("Location") if response.is_redirect else None

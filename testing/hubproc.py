@@ -93,7 +93,9 @@ class Hub:
         return browser
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+def _wait_healthy(
+    url: str, proc: subprocess.Popen, log: Path, also: str | None, timeout: float = 90.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -103,7 +105,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
         try:
             # The proxy answers 404 for a moment after it starts: wait for the hub's own 200.
             healthy = requests.get(f"{url}/hub/health", timeout=2).status_code == 200
-            if healthy and requests.get(f"{url}/services/oauth-sandbox/", timeout=2).ok:
+            if healthy and (also is None or requests.get(url + also, timeout=2).ok):
                 return
         except requests.RequestException:
             pass
@@ -143,6 +145,17 @@ def start_hub(
     for name in list(env):
         if name.startswith(("OAUTH_", "GOTO_")):
             env.pop(name)
+    url = f"http://127.0.0.1:{public}"
+    with run_hub(config, env, work, url, work / "state", also="/services/oauth-sandbox/") as log:
+        yield Hub(url, work / "state", token, log, sandbox_port, router_port)
+
+
+@contextlib.contextmanager
+def run_hub(
+    config: Path, env: dict[str, str], work: Path, url: str, state: Path, also: str | None = None
+) -> Iterator[Path]:
+    """``jupyterhub -f config`` in ``work``, until healthy at ``url`` (and ``also`` answers);
+    yields its log. Stopped afterwards, with all it started (``state``: its pid files)."""
     log = work / "jupyterhub.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -154,9 +167,8 @@ def start_hub(
             start_new_session=True,
         )
     try:
-        url = f"http://127.0.0.1:{public}"
-        _wait_healthy(url, proc, log)
-        yield Hub(url, work / "state", token, log, sandbox_port, router_port)
+        _wait_healthy(url, proc, log, also)
+        yield log
     finally:
         proc.send_signal(signal.SIGTERM)  # the hub stops the proxy, the services and servers
         try:
@@ -164,7 +176,7 @@ def start_hub(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        _stop_leftover_proxy(work / "state" / "jupyterhub-proxy.pid")
+        _stop_leftover_proxy(state / "jupyterhub-proxy.pid")
 
 
 def _stop_leftover_proxy(pid_file: Path) -> None:

@@ -3,7 +3,7 @@
 Each message says what happened and what to do next, in a sentence or two. Catch
 ``OAuthTutorialError`` to catch them all; import any of them from here (``helpers.errors``).
 
-    config      ConfigError (stage 1), ClassroomError (the class hub)
+    config      ConfigError (stage 1), ClassroomError (the class hub), ProxyUnavailable
     callback    stage 3: AuthorizationDenied, StateMismatch, CallbackTimeout, PortInUse, ...
     token       stage 4: InvalidGrant, InvalidClient, ...; NoSavedToken, TokenExpired
     api         stage 5: InvalidToken, InsufficientScope
@@ -25,7 +25,7 @@ from .callback import (
     RepeatedSignIn,
     StateMismatch,
 )
-from .config import ClassroomError, ConfigError
+from .config import ClassroomError, ConfigError, ProxyUnavailable
 from .connection import ServiceTimeout, ServiceUnreachable, UnexpectedResponse
 from .sandbox import SandboxError, SandboxStopped
 from .token import (
@@ -47,6 +47,7 @@ __all__ = [
     "OAuthTutorialError",
     "ConfigError",
     "ClassroomError",
+    "ProxyUnavailable",
     "CallbackError",
     "AuthorizationDenied",
     "AuthorizationFailed",

@@ -1,4 +1,4 @@
-"""Stage 1, and the class hub: the configuration cannot be used."""
+"""Stage 1, the class hub, and Jupyter's proxy: the configuration cannot be used."""
 
 from __future__ import annotations
 
@@ -23,3 +23,17 @@ class ConfigError(OAuthTutorialError):
 
 class ClassroomError(OAuthTutorialError):
     """On a class's JupyterHub, the class callback service could not take this sign-in."""
+
+
+class ProxyUnavailable(OAuthTutorialError):
+    """This kernel's Jupyter server runs elsewhere than the browser, and the sign-in cannot come
+    back through its jupyter-server-proxy: the reason, and what happens instead."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"Signing in through Jupyter's proxy is not possible here: {reason}. The browser "
+            "will be sent to this kernel's 127.0.0.1 instead, which it may not reach: then it "
+            "ends on an error page, and the sign-in cell asks you to paste that page's address "
+            "(docs/proxy.md says more)."
+        )

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import SandboxError
-from .control import Faults, faults, stop_running
+from .control import Faults, ensure_serving, faults, stop_running
 from .defaults import DEFAULT_PORT
 from .process import (
     SandboxInfo,
@@ -45,6 +45,7 @@ __all__ = [
     "SandboxInfo",
     "debug_url",
     "ensure_running",
+    "ensure_serving",
     "serve_in_thread",
     "faults",
     "Faults",

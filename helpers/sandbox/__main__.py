@@ -108,16 +108,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=[],
         metavar="URI",
         help="one more redirect URI for the demo client (repeatable); matched exactly, except "
-        "the port of a loopback one (RFC 8252 §7.3)",
+        "the port of a loopback one (RFC 8252 §7.3); '{port}' in its path stands for any port "
+        "number (the sandbox's own rule, for jupyter-server-proxy's /proxy/<port>/)",
     )
-    # A class on JupyterHub (helpers/sandbox/hub.py, classroom/jupyterhub_config.py).
+    # Behind a proxy (helpers/sandbox/front.py): a class on JupyterHub (hub.py,
+    # classroom/jupyterhub_config.py), or one learner's Jupyter server (helpers/proxied.py).
     parser.add_argument(
         "--public-url",
         default=os.environ.get("OAUTH_SANDBOX_PUBLIC_URL"),
         metavar="URL",
-        help="where browsers reach the sign-in pages through JupyterHub, e.g. "
-        "https://hub.example.org/services/oauth-sandbox/ (its path is the prefix); learners "
-        "sign in as their hub name with the password in OAUTH_SANDBOX_CLASS_SECRET's HMAC",
+        help="where browsers reach the sign-in pages through a proxy that keeps the path, e.g. "
+        "https://hub.example.org/services/oauth-sandbox/ (its path is the prefix); with "
+        "OAUTH_SANDBOX_CLASS_SECRET set, a class: learners sign in as their hub name with the "
+        "password that secret's HMAC gives them",
     )
     parser.add_argument(
         "--events-file",
@@ -152,8 +155,9 @@ def _use_free_port(port: int) -> int:
 
 
 def _serve_class(app, args: argparse.Namespace) -> None:
-    """The extra redirect URIs, and the hub front (helpers/sandbox/hub.py) when asked for."""
+    """The extra redirect URIs, and the front (front.py; hub.py for a class) when asked for."""
     from .defaults import DEMO_CLIENT_NAME, DEMO_REDIRECT_URI, DEMO_SCOPES
+    from .front import Front
     from .hub import HubFront
 
     if args.redirect_uri:
@@ -167,7 +171,10 @@ def _serve_class(app, args: argparse.Namespace) -> None:
     if args.public_url:
         secret = os.environ.get("OAUTH_SANDBOX_CLASS_SECRET", "")
         events = Path(args.events_file) if args.events_file else None
-        app.hub = HubFront(args.public_url, secret.encode() or None, events)
+        if secret or events:
+            app.hub = HubFront(args.public_url, secret.encode() or None, events)
+        else:
+            app.hub = Front(args.public_url)
 
 
 def main(argv: list[str] | None = None) -> int:

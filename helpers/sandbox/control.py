@@ -24,6 +24,7 @@ from .defaults import CONTROL_HEADER
 from .process import (
     SERVICE,
     STATE_FILE,
+    SandboxInfo,
     _control_token,
     _get_json,
     _health,
@@ -32,6 +33,8 @@ from .process import (
     _read_state,
     _resolve,
     _same_dir,
+    ensure_running,
+    serves,
 )
 from .switches import OVER_HTTP, Switches
 
@@ -149,3 +152,15 @@ def stop_running(*, data_dir=None, port=None, timeout: float = 5.0) -> bool:
             f"(pid {health.get('pid')}) instead."
         )
     return False
+
+
+def ensure_serving(front, *, data_dir=None, port=None) -> SandboxInfo:
+    """``ensure_running``, for browsers that reach the sandbox through jupyter-server-proxy:
+    ``front(port)`` gives its sign-in pages' public URL and the redirect URIs it must accept
+    (``helpers.server_proxy``). A running sandbox of this folder that serves others is
+    restarted with these."""
+    data_dir, port = _resolve(data_dir, port)
+    wanted = front(port)
+    if not serves(data_dir, wanted):
+        stop_running(data_dir=data_dir, port=port)  # if one runs: ours, for another address
+    return ensure_running(data_dir=data_dir, port=port, front=wanted)

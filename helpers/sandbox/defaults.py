@@ -34,6 +34,9 @@ DEMO_CLIENT_ID = "8a3f2c71-5d4e-4b6a-9e0f-1c2d3e4f5a6b"
 DEMO_CLIENT_NAME = "tutorial-oauth-client"
 #: Registered like the tutorial's client; any port works on 127.0.0.1 (RFC 8252 §7.3).
 DEMO_REDIRECT_URI = "http://127.0.0.1:5000/login/oauth2/code/goto"
+#: In a registered redirect URI's path: any port number there (the sandbox's own rule, for
+#: listeners behind jupyter-server-proxy's /proxy/<port>/; see validator.redirect_uri_matches).
+ANY_PORT = "{port}"
 DEMO_SCOPES = ("messaging.v1.send", "messaging.v1.read", "identity:scim.me")
 DEMO_USER_EMAIL = "learner@example.com"
 DEMO_USER_PASSWORD = "tutorial"

@@ -7,11 +7,10 @@ account per learner, and each learner's progress for the instructor page.
     >>> class_password(b"k", "alice")       # what alice's kernel is told, and nobody else's
     '...'
 
-Browsers reach the sandbox through JupyterHub's proxy, which does not strip the prefix: a page
-asked for at ``/services/oauth-sandbox/oauth/authorize`` is answered as ``/oauth/authorize``,
-and its links, forms and redirects are put back under the prefix. Only the sign-in pages are
-served there (authorize, login, consent, the home page); the token endpoint, the API and the
-fault switches stay on the back channel (the kernels reach them directly on 127.0.0.1).
+Browsers reach the sandbox through JupyterHub's proxy, which does not strip the prefix: the
+sign-in pages are served under it as ``front.Front`` serves them (a page asked for at
+``/services/oauth-sandbox/oauth/authorize`` is answered as ``/oauth/authorize``); the token
+endpoint, the API and the fault switches stay on the back channel.
 
 Each learner signs in as their hub name with the password ``class_password(secret, name)``,
 which the hub puts in that learner's environment only (``classroom/jupyterhub_config.py``);
@@ -27,22 +26,12 @@ import json
 import re
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
-from .transport import Request, Response, json_response
-
-#: The pages a browser may ask for through the hub (method, path below the prefix).
-FRONT_ROUTES = {
-    ("GET", "/"),
-    ("GET", "/oauth/authorize"),
-    ("POST", "/oauth/login"),
-    ("GET", "/oauth/consent"),
-    ("POST", "/oauth/consent"),
-    ("POST", "/oauth/sign-out"),  # the consent and home pages' Sign out button
-}
-
+from .front import Front
+from .transport import Request, Response
 
 CLASS_HINT = (
     b'<aside class="demo"><p>Sign in with your JupyterHub name and the password your '
@@ -57,68 +46,21 @@ def class_password(secret: bytes, name: str) -> str:
 
 
 @dataclass
-class HubFront:
+class HubFront(Front):
     """How the sandbox serves a class behind JupyterHub (see the module's docstring)."""
 
-    public_url: str  # what browsers use, e.g. "https://hub.example.org/services/oauth-sandbox/"
     class_secret: bytes | None = field(default=None, repr=False)
     events_file: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @property
-    def prefix(self) -> str:
-        return urlsplit(self.public_url).path.rstrip("/")
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.public_url).netloc.lower()
-
-    # --- the front channel: requests that came through the hub's proxy ---------------------
-
-    def incoming(self, req: Request) -> tuple[Request | None, Response | None]:
-        """(the request as the sandbox routes it, None), or (None, the refusal), or (None, None)
-        when the request is not for the prefix (a back-channel request from a kernel)."""
-        path = req.path
-        if not self.prefix or not (path == self.prefix or path.startswith(self.prefix + "/")):
-            return None, None
-        inner = path[len(self.prefix) :] or "/"
-        method = "GET" if req.method == "HEAD" else req.method
-        if (method, inner) not in FRONT_ROUTES:
-            return None, json_response(
-                404,
-                {
-                    "error": "not_found",
-                    "error_description": "Only the sign-in pages are served through the hub; "
-                    "kernels reach the token endpoint and the API directly.",
-                },
-            )
-        if req.headers.get("host", "").strip().lower() != self.host:
-            return None, json_response(
-                421,
-                {
-                    "error": "invalid_request",
-                    "error_description": f"Through the hub, this sandbox is {self.public_url}.",
-                },
-            )
-        query = urlsplit(req.target).query
-        return replace(req, target=inner + ("?" + query if query else "")), None
-
     def outgoing(self, resp: Response) -> Response:
-        """Put the page's own links, forms and redirects back under the prefix."""
-        for i, (name, value) in enumerate(resp.headers):
-            if name.lower() == "location" and value.startswith("/"):
-                resp.headers[i] = (name, self.prefix + value)
-        if resp.body and any(
-            n.lower() == "content-type" and v.startswith("text/html") for n, v in resp.headers
-        ):
-            body = resp.body
-            for attr in (b'action="/', b'href="/'):
-                body = body.replace(attr, attr[:-1] + self.prefix.encode() + b"/")
+        """The prefix's links (``Front``), and the class's sign-in form."""
+        resp = super().outgoing(resp)
+        if resp.body and self._is_html(resp):
             # Learners sign in with their hub name, which is not an email address, and with
             # the password their notebook shows, not the demo account's.
-            body = body.replace(b'type="email"', b'type="text"')
-            body = re.sub(rb'<aside class="demo".*?</aside>', CLASS_HINT, body, flags=re.S)
-            resp.body = body
+            body = resp.body.replace(b'type="email"', b'type="text"')
+            resp.body = re.sub(rb'<aside class="demo".*?</aside>', CLASS_HINT, body, flags=re.S)
         return resp
 
     # --- one account per learner ------------------------------------------------------------

@@ -240,7 +240,9 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _spawn(data_dir: Path, port: int, idle_exit: float) -> subprocess.Popen:
+def _spawn(
+    data_dir: Path, port: int, idle_exit: float, front: tuple[str, ...] = ()
+) -> subprocess.Popen:
     """Start ``python -m helpers.sandbox`` detached: it outlives this kernel."""
     import helpers
 
@@ -259,6 +261,7 @@ def _spawn(data_dir: Path, port: int, idle_exit: float) -> subprocess.Popen:
         "--idle-exit",
         str(idle_exit),
         "--background",
+        *_front_args(front),
     ]
     kwargs: dict = {}
     if os.name == "nt":
@@ -291,12 +294,36 @@ def _log_tail(data_dir: Path, lines: int = 5) -> str:
     return "\n".join(text[-lines:])
 
 
-def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> SandboxInfo:
+def _front_args(front: tuple[str, ...]) -> list[str]:
+    """``front`` = (public URL, redirect URI, ...) as the sandbox's options."""
+    if not front:
+        return []
+    public_url, *redirect_uris = front
+    return ["--public-url", public_url, *(a for r in redirect_uris for a in ("--redirect-uri", r))]
+
+
+def serves(data_dir: Path, front: tuple[str, ...]) -> bool:
+    """Whether the sandbox running on ``data_dir`` (its state file) serves ``front``: its sign-in
+    pages at ``front[0]``, and the redirect URIs ``front[1:]`` (``control.ensure_serving``)."""
+    if not front:
+        return True
+    state = _read_state(data_dir) or {}
+    public_url, *redirect_uris = front
+    return state.get("public_url") == public_url and set(redirect_uris) <= set(
+        state.get("redirect_uris") or ()
+    )
+
+
+def ensure_running(
+    *, data_dir=None, port=None, timeout: float = 15.0, front: tuple[str, ...] = ()
+) -> SandboxInfo:
     """Reuse the sandbox running on this data folder/port, or start one in the background.
 
     The background sandbox is a detached ``python -m helpers.sandbox`` process shared by every
     notebook kernel; it stops by itself after two idle hours. ``OAUTH_SANDBOX_DIR`` and
-    ``OAUTH_SANDBOX_PORT`` override the default folder and port (8765). Raises
+    ``OAUTH_SANDBOX_PORT`` override the default folder and port (8765). ``front``: (the public
+    URL of its sign-in pages, more redirect URIs...) for one started here, when browsers reach
+    it through jupyter-server-proxy (``control.ensure_serving``). Raises
     ``helpers.errors.SandboxError`` with a clear message if it cannot.
     """
     data_dir, port = _resolve(data_dir, port)
@@ -327,7 +354,7 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
                 break
             time.sleep(0.1)
         raise _not_ours(port, health, data_dir)
-    proc = _spawn(data_dir, port, idle)
+    proc = _spawn(data_dir, port, idle, front)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         health = _health(port, timeout=0.5)

@@ -33,6 +33,9 @@ def write_state_file(app: SandboxApp) -> Path:
         "user_password": app.demo.user_password,
         "started_at": app.started_at,
         "control_token": app.control_token,
+        # How browsers reach it, when through a proxy (ensure_running restarts it otherwise).
+        "public_url": app.hub.public_url if app.hub else "",
+        "redirect_uris": list(app.store.get_client(app.demo.client_id).redirect_uris),
     }
     tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)  # O_EXCL below: never write through a planted file or link

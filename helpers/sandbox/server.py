@@ -49,7 +49,7 @@ from .defaults import (
     STATE_FILE,
     debug_key,
 )
-from .hub import HubFront
+from .front import Front
 from .pages import error_page, html_response, page
 from .resource import ProtectedApi
 from .store import Pending, Session, Store, digest
@@ -116,7 +116,9 @@ class SandboxApp:
         #: to the state file, which only the sandbox's owner can read.
         self.control_token = secrets.token_urlsafe(32)
         self.throttle = Throttle()
-        self.hub: HubFront | None = None  # set when serving a class behind JupyterHub
+        #: Set when browsers reach the sign-in pages through a proxy, under a prefix: a class's
+        #: hub (hub.HubFront) or jupyter-server-proxy (front.Front).
+        self.hub: Front | None = None
 
         self.store.put_client(
             demo.client_id,
@@ -212,7 +214,7 @@ class SandboxApp:
     def _answer(self, req: Request) -> Response:
         if self.hub is None:
             return self._misdirected(req) or self._route(req)
-        # Behind JupyterHub (helpers/sandbox/hub.py): the prefix's pages, then the progress.
+        # Behind a proxy (front.py, hub.py): the prefix's pages, then a class's progress.
         inner, refused = self.hub.incoming(req)
         if refused is not None:
             return refused

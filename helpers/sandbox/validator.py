@@ -22,6 +22,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from ..loopback import is_loopback
 from . import defaults
+from .defaults import ANY_PORT
 from .store import Client, Store
 
 log = logging.getLogger(__name__)
@@ -88,9 +89,26 @@ def parse_basic(header: str | None) -> tuple[str, str, str] | None:
 
 
 def redirect_uri_matches(registered: str, requested: str) -> bool:
-    """Exact string match, except the port of a loopback IP redirect URI (RFC 8252 §7.3)."""
+    """Exact string match, except the port of a loopback IP redirect URI (RFC 8252 §7.3).
+
+    And the sandbox's own rule, which GoTo does not have: ``{port}`` in a registered URI's path
+    matches any port number there, for a listener reached through jupyter-server-proxy's
+    ``/proxy/<port>/`` (each kernel's listener has a port of its own).
+    """
     if hmac.compare_digest(registered.encode(), requested.encode()):
         return True
+    if ANY_PORT in urlsplit(registered).path:
+        head, _, tail = registered.partition(ANY_PORT)
+        port = requested[len(head) : len(requested) - len(tail)]
+        return (
+            requested.startswith(head)
+            and requested.endswith(tail)
+            and len(requested) >= len(head) + len(tail)
+            and port.isascii()
+            and port.isdigit()
+            and len(port) <= 5
+            and 0 < int(port) <= 65535
+        )
     reg, req = urlsplit(registered), urlsplit(requested)
     if not (is_loopback(reg.hostname, name=False) and reg.scheme == "http"):
         return False

@@ -13,6 +13,7 @@ named error, of ■ during a wait, and of Shift+Enter on a sign-in cell that is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -97,15 +98,15 @@ def lab_sandbox(tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="module")
-def lab(chromium, lab_sandbox, tmp_path_factory):
-    """``jupyter lab`` on a copy of notebooks/, its kernels pointed at ``lab_sandbox``."""
+@contextlib.contextmanager
+def run_lab(base: Path, kernel_env: dict[str, str], *, base_url: str = "/", port: int = 0):
+    """``jupyter lab`` (under ``base_url``) on a copy of notebooks/ in ``base``, its kernels
+    given ``kernel_env``; its log is kept as an artifact."""
     for module in ("jupyterlab", "ipywidgets", "ipykernel"):
         try:
             __import__(module)
         except ImportError:
             _unavailable(f"{module} is not installed (pip install -r requirements-dev.txt)")
-    base = tmp_path_factory.mktemp("lab")
     root = base / "notebooks"
     shutil.copytree(ROOT / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     settings = base / "user-settings"
@@ -121,19 +122,17 @@ def lab(chromium, lab_sandbox, tmp_path_factory):
     env.update(
         {
             "OAUTH_SERVICE_URL": "",  # the sandbox, whatever a stray .env above /tmp says
-            "OAUTH_SANDBOX_DIR": lab_sandbox.info.data_dir,
-            "OAUTH_SANDBOX_PORT": str(lab_sandbox.url.rsplit(":", 1)[1]),
-            "OAUTH_REDIRECT_URI": f"http://127.0.0.1:{free_port()}{REDIRECT_PATH}",
             "OAUTH_TOKEN_FILE": str(base / "tokens.json"),
             "BROWSER": "true %s",  # the kernel's webbrowser.open does nothing: Chromium clicks
             "JUPYTER_CONFIG_DIR": str(config_dir),
             "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
             "IPYTHONDIR": str(base / "ipython"),
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
+            **kernel_env,
         }
     )
     token = secrets.token_hex(24)
-    port = free_port()
+    port = port or free_port()
     log = base / "jupyterlab.log"
     args = [
         sys.executable,
@@ -144,6 +143,7 @@ def lab(chromium, lab_sandbox, tmp_path_factory):
         "--ip=127.0.0.1",
         f"--port={port}",
         "--ServerApp.port_retries=0",
+        f"--ServerApp.base_url={base_url}",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
         f"--LabApp.user_settings_dir={settings}",
@@ -154,7 +154,7 @@ def lab(chromium, lab_sandbox, tmp_path_factory):
         args.append("--allow-root")  # CI containers run as root
     with open(log, "wb") as out:
         proc = subprocess.Popen(args, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT)
-    running = Lab(f"http://127.0.0.1:{port}", token, base, proc, log)
+    running = Lab(f"http://127.0.0.1:{port}{base_url.rstrip('/')}", token, base, proc, log)
     try:
         _wait_until_up(running, LAB_TIMEOUT_MS / 1000)
         yield running
@@ -166,7 +166,20 @@ def lab(chromium, lab_sandbox, tmp_path_factory):
             proc.kill()
             proc.wait(5)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(log, ARTIFACTS / "jupyterlab.log")
+        name = "jupyterlab.log" if base_url == "/" else "jupyterlab-base-url.log"
+        shutil.copyfile(log, ARTIFACTS / name)
+
+
+@pytest.fixture(scope="module")
+def lab(chromium, lab_sandbox, tmp_path_factory):
+    """``jupyter lab`` on a copy of notebooks/, its kernels pointed at ``lab_sandbox``."""
+    kernel_env = {
+        "OAUTH_SANDBOX_DIR": lab_sandbox.info.data_dir,
+        "OAUTH_SANDBOX_PORT": str(lab_sandbox.url.rsplit(":", 1)[1]),
+        "OAUTH_REDIRECT_URI": f"http://127.0.0.1:{free_port()}{REDIRECT_PATH}",
+    }
+    with run_lab(tmp_path_factory.mktemp("lab"), kernel_env) as running:
+        yield running
 
 
 # --- driving JupyterLab -------------------------------------------------------------------------
@@ -367,6 +380,11 @@ def test_notebook_4_shows_the_token_card_after_a_real_sign_in(
 ):
     notebook = _open_notebook(lab_page, lab, "04_token_exchange.ipynb")
     notebook.run_all_cells()
+    # On the browser's own machine the sign-in goes straight to 127.0.0.1, as GoTo's guide
+    # has it: not through Jupyter's proxy (helpers/server_proxy.py asked the browser).
+    link = _sign_in_link(notebook.panel).first
+    link.wait_for(timeout=RUN_TIMEOUT_MS)
+    assert link.get_attribute("href").startswith(lab_sandbox.url + "/oauth/authorize?")
     _sign_in_in_popup(context, notebook, lab_sandbox, shots)
 
     notebook.output("Callback received with the right state").wait_for(timeout=RUN_TIMEOUT_MS)

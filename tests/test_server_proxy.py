@@ -1,0 +1,359 @@
+"""Signing in through jupyter-server-proxy, without a browser: which server owns the kernel,
+the browser-facing addresses, the browser's answer, the sandbox's side (its pages under the
+proxy's prefix, the ``{port}`` redirect URIs, a restart for another address). The whole way,
+in Chromium, is in tests/browser/test_server_proxy*.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from helpers import browser_origin, server_proxy
+from helpers.browser_origin import Answer, OriginListener, parse_origin
+from helpers.sandbox import (
+    ensure_running,
+    ensure_serving,
+    recorded_info,
+    serve_in_thread,
+    stop_running,
+)
+from helpers.sandbox.__main__ import _serve_class, parse_args
+from helpers.sandbox.validator import redirect_uri_matches
+from helpers.server_proxy import JupyterServer, Route, find_server, hub_origin
+from testing.ports import free_port
+
+
+@pytest.fixture
+def runtime(tmp_path, monkeypatch):
+    """A Jupyter runtime folder, and a way to say "this kernel's parent is a server there"."""
+    folder = tmp_path / "runtime"
+    folder.mkdir()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(folder))
+    monkeypatch.delenv(server_proxy.HUB_PREFIX, raising=False)
+    server_proxy._routes.clear()
+
+    def serve(url: str, base_url: str = "/", token: str = "t0k3n"):
+        info = {"url": url, "base_url": base_url, "token": token, "pid": os.getppid()}
+        (folder / f"jpserver-{os.getppid()}.json").write_text(json.dumps(info))
+
+    yield serve
+    server_proxy._routes.clear()
+
+
+# --- which server ------------------------------------------------------------------------------
+
+
+def test_no_server_owns_the_kernel_under_nbclient_or_in_a_terminal(runtime):
+    assert find_server() is None
+    assert server_proxy.detect(say=pytest.fail) is None
+
+
+def test_the_server_of_the_parent_process_with_its_base_url(runtime):
+    runtime("http://127.0.0.1:8888/user/x/", "/user/x/")
+    server = find_server({})
+    assert (server.url, server.base_url, server.token) == (
+        "http://127.0.0.1:8888/user/x/",
+        "/user/x/",
+        "t0k3n",
+    )
+    assert not server.is_local and not server.on_hub
+
+
+def test_on_a_hub_the_prefix_and_the_hub_token(runtime):
+    runtime("http://127.0.0.1:41000/user/alice/", "/", token="")
+    env = {server_proxy.HUB_PREFIX: "/user/alice/", "JUPYTERHUB_API_TOKEN": "hub-token"}
+    server = find_server(env)
+    assert (server.base_url, server.token, server.on_hub) == ("/user/alice/", "hub-token", True)
+
+
+@pytest.mark.parametrize(
+    ("url", "base_url", "local"),
+    [
+        ("http://127.0.0.1:8888/", "/", True),  # a laptop's JupyterLab: straight to 127.0.0.1
+        ("http://localhost:8888/", "/", True),
+        ("http://127.0.0.1:8888/lab/x/", "/lab/x/", False),  # a base URL, as on Binder
+        ("http://buildkitsandbox:8888/", "/", False),  # --ip=0.0.0.0: the host's name
+    ],
+)
+def test_a_laptops_jupyterlab_keeps_the_loopback_redirect(runtime, url, base_url, local):
+    runtime(url, base_url)
+    assert find_server({}).is_local is local
+    if local:  # no browser to ask here: straight to 127.0.0.1, and nothing said
+        assert server_proxy.detect(say=pytest.fail, environ={}) is None
+
+
+@pytest.mark.parametrize(
+    ("env", "origin"),
+    [
+        ({"JUPYTERHUB_PUBLIC_URL": "https://hub.example.org/"}, "https://hub.example.org"),
+        (
+            {"JUPYTERHUB_PUBLIC_URL": "https://Hub.example.org:8443/x/"},
+            "https://hub.example.org:8443",
+        ),
+        (
+            {"JUPYTERHUB_PUBLIC_URL": "", "JUPYTERHUB_HOST": "https://h.example"},
+            "https://h.example",
+        ),
+        ({"JUPYTERHUB_HOST": "h.example"}, None),  # no scheme: not an origin
+        ({}, None),
+    ],
+)
+def test_the_hub_gives_the_origin_when_it_knows_it(env, origin):
+    assert hub_origin(env) == origin
+
+
+@pytest.mark.parametrize(
+    ("text", "origin"),
+    [
+        ("https://hub.example.org", "https://hub.example.org"),
+        ("http://127.0.0.1:8888", "http://127.0.0.1:8888"),
+        ("https://hub.example.org/path", None),
+        ("javascript:alert(1)", None),
+        ("https://user@hub.example.org", None),
+        ("https://hub.example.org:99999", None),
+        ("null", None),  # what a sandboxed frame says
+        ("", None),
+    ],
+)
+def test_only_a_web_origin_is_taken_from_the_browser(text, origin):
+    assert parse_origin(text) == origin
+
+
+# --- the addresses -----------------------------------------------------------------------------
+
+
+def test_the_browser_facing_addresses_and_the_listeners():
+    route = Route("https://hub.example.org", "/user/alice/", 41234)
+    path = "/login/oauth2/code/goto"
+    assert route.sandbox_url(8765) == "https://hub.example.org/user/alice/proxy/absolute/8765"
+    assert route.redirect_uri(path) == (
+        "https://hub.example.org/user/alice/proxy/41234/login/oauth2/code/goto"
+    )
+    assert route.listen_uri(path) == "http://127.0.0.1:41234/login/oauth2/code/goto"
+    public_url, pattern = route.front(path)(8765)
+    assert public_url == "https://hub.example.org/user/alice/proxy/absolute/8765/"
+    assert redirect_uri_matches(pattern, route.redirect_uri(path))
+    assert redirect_uri_matches(pattern, Route(route.origin, route.base_url, 5).redirect_uri(path))
+
+
+@pytest.mark.parametrize(
+    ("requested", "matches"),
+    [
+        ("https://h.example/user/a/proxy/4123/cb", True),
+        ("https://h.example/user/a/proxy/65535/cb", True),
+        ("https://h.example/user/a/proxy/65536/cb", False),
+        ("https://h.example/user/a/proxy/x/cb", False),
+        ("https://h.example/user/a/proxy//cb", False),
+        ("https://h.example/user/a/proxy/4123/../../b/proxy/1/cb", False),
+        ("https://h.example/user/a/proxy/4123/cb?x=1", False),
+        ("https://h.example/user/b/proxy/4123/cb", False),
+        ("https://evil.example/user/a/proxy/4123/cb", False),
+        ("https://h.example/user/a/proxy/４１/cb", False),  # digits, but not ASCII ones
+    ],
+)
+def test_the_sandboxs_own_any_port_rule(requested, matches):
+    assert redirect_uri_matches("https://h.example/user/a/proxy/{port}/cb", requested) is matches
+
+
+# --- the browser's answer, the kernel's probe --------------------------------------------------
+
+
+def test_the_origin_listener_takes_one_answer_with_its_key():
+    with OriginListener() as listener:
+        base = f"http://127.0.0.1:{listener.port}"
+        assert requests.get(base + "/probe", timeout=5).status_code == 404  # no key, nothing
+        answer = requests.get(base + "/probe", params={"key": listener.key}, timeout=5)
+        assert listener.key not in answer.text and answer.status_code == 200
+        wrong = {"key": "guessed", "origin": "https://evil.example"}
+        assert requests.get(base + "/origin", params=wrong, timeout=5).status_code == 404
+        bad = {"key": listener.key, "origin": "https://hub.example.org/x"}
+        assert requests.get(base + "/origin", params=bad, timeout=5).status_code == 400
+        assert listener.origin is None
+        good = {"key": listener.key, "origin": "https://hub.example.org"}
+        assert requests.get(base + "/origin", params=good, timeout=5).status_code == 204
+        later = {"key": listener.key, "origin": "https://other.example"}
+        requests.get(base + "/origin", params=later, timeout=5)
+        assert listener.origin == "https://hub.example.org"  # the first answer stays
+        assert not listener.direct
+        assert requests.get(base + "/direct", params={"key": listener.key}, timeout=5).ok
+        assert listener.direct  # a browser on this machine
+        assert listener.ask_browser("/", timeout=0.1) is None  # no notebook to show it in
+
+
+class _NoProxy(BaseHTTPRequestHandler):
+    """A Jupyter server without jupyter-server-proxy answers 404 for proxy/..."""
+
+    def do_GET(self):
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server_without_proxy():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _NoProxy)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/user/x/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_without_jupyter_server_proxy_a_named_reason_and_the_paste_fallback(
+    runtime, server_without_proxy
+):
+    runtime(server_without_proxy, "/user/x/")
+    said = []
+    assert server_proxy.detect(say=said.append, environ={}) is None
+    assert len(said) == 1 and said[0].startswith("ProxyUnavailable: ")
+    assert "no proxy/" in said[0] and "paste" in said[0]
+    assert server_proxy.detect(say=said.append, environ={}) is None and len(said) == 1  # once
+
+
+def test_without_the_browser_s_answer_a_named_reason(runtime):
+    # Nothing answers at the server's address: the kernel cannot tell, so the browser is asked,
+    # and outside a notebook nobody answers.
+    runtime(f"http://127.0.0.1:{free_port()}/user/x/", "/user/x/")
+    said = []
+    assert server_proxy.detect(say=said.append, environ={}) is None
+    assert said[0].startswith("ProxyUnavailable: ") and "the browser did not say" in said[0]
+
+
+def test_the_browsers_answer_is_remembered_per_server(runtime):
+    runtime("http://127.0.0.1:8888/user/x/", "/user/x/")
+    server = find_server({})
+    assert browser_origin.remembered(server) is None
+    browser_origin.remember(server, Answer("https://lab.example.org", direct=False))
+    assert browser_origin.remembered(server) == Answer("https://lab.example.org", False)
+    other = JupyterServer("http://127.0.0.1:9999/", "/", server.pid)
+    assert browser_origin.remembered(other) is None  # another server on a reused pid
+
+
+@pytest.mark.parametrize(
+    ("direct", "through_the_proxy"),
+    [
+        (True, False),  # the browser on this machine reached the listener: straight, as today
+        (False, True),  # through an SSH tunnel: the browser's 127.0.0.1 is another machine
+    ],
+)
+def test_a_jupyterlab_on_loopback_asks_where_the_browser_is(runtime, direct, through_the_proxy):
+    url = f"http://127.0.0.1:{free_port()}/"
+    runtime(url)
+    browser_origin.remember(find_server({}), Answer("http://127.0.0.1:8888", direct))
+    route = server_proxy.detect(say=pytest.fail, environ={})
+    assert (route is not None) is through_the_proxy
+    if route:
+        assert route.redirect_uri("/cb").startswith("http://127.0.0.1:8888/proxy/")
+
+
+def test_plain_http_to_another_machine_is_refused(runtime):
+    runtime(f"http://127.0.0.1:{free_port()}/user/x/", "/user/x/")
+    said = []
+    env = {"JUPYTERHUB_PUBLIC_URL": "http://hub.example.org/"}
+    assert server_proxy.detect(say=said.append, environ=env) is None
+    assert "plain http" in said[0]
+
+
+# --- the sandbox's side ------------------------------------------------------------------------
+
+FRONT = "https://lab.example.org/user/x/proxy/absolute/{port}/"
+
+
+@pytest.fixture
+def fronted(tmp_path, monkeypatch):
+    """A sandbox serving its pages under jupyter-server-proxy's prefix (no class)."""
+    monkeypatch.delenv("OAUTH_SANDBOX_CLASS_SECRET", raising=False)
+    with serve_in_thread(tmp_path / "sandbox", port=0) as running:
+        port = int(running.url.rsplit(":", 1)[1])
+        public = FRONT.format(port=port)
+        pattern = "https://lab.example.org/user/x/proxy/{port}/login/oauth2/code/goto"
+        _serve_class(running.app, parse_args(["--public-url", public, "--redirect-uri", pattern]))
+        yield running, public.rstrip("/")
+
+
+def test_the_sign_in_pages_under_the_proxys_prefix_with_the_demo_account(fronted):
+    running, front = fronted
+    redirect = "https://lab.example.org/user/x/proxy/40123/login/oauth2/code/goto"
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": running.info.client_id,
+            "redirect_uri": redirect,
+            "state": "s" * 20,
+            "code_challenge": "c" * 43,
+            "code_challenge_method": "S256",
+        }
+    )
+    # jupyter-server-proxy passes the browser's Host header and the whole path on.
+    browser = requests.Session()
+    browser.headers["Host"] = "lab.example.org"
+    local = running.url + front.split("lab.example.org", 1)[1]
+    login = browser.get(f"{local}/oauth/authorize?{query}", timeout=10)
+    prefix = front.split("lab.example.org", 1)[1]
+    assert f'action="{prefix}/oauth/login"' in login.text
+    assert running.info.user_email in login.text and 'type="email"' in login.text  # the demo's
+    fields = dict(re.findall(r'name="(csrf_token|txn)" value="([^"]+)"', login.text))
+    signed_in = browser.post(
+        f"{local}/oauth/login",
+        data={
+            **fields,
+            "email": running.info.user_email,
+            "password": running.info.user_password,
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert signed_in.headers["Location"].startswith(f"{prefix}/oauth/consent?")
+    consent = browser.get(local + signed_in.headers["Location"][len(prefix) :], timeout=10)
+    csrf = dict(re.findall(r'name="(csrf_token|txn)" value="([^"]+)"', consent.text))
+    allowed = browser.post(
+        f"{local}/oauth/consent",
+        data={**csrf, "decision": "allow"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert allowed.headers["Location"].startswith(redirect + "?code=")
+    assert (
+        requests.get(f"{local}/", headers={"Host": "evil.example"}, timeout=10).status_code == 421
+    )
+
+
+def test_ensure_serving_restarts_a_sandbox_serving_another_address(tmp_path, monkeypatch):
+    monkeypatch.delenv("OAUTH_SANDBOX_CLASS_SECRET", raising=False)
+    data, port = tmp_path / "sandbox", free_port()
+
+    def front(origin):
+        return lambda p: (f"{origin}/x/proxy/absolute/{p}/", f"{origin}/x/proxy/{{port}}/cb")
+
+    try:
+        first = ensure_serving(front("https://a.example"), data_dir=data, port=port)
+        pid = json.loads((data / "sandbox.json").read_text())["pid"]
+        assert ensure_running(data_dir=data, port=port) == first  # no front asked: reused
+        ensure_serving(front("https://b.example"), data_dir=data, port=port)
+        state = json.loads((data / "sandbox.json").read_text())
+        assert state["pid"] != pid
+        assert state["public_url"] == f"https://b.example/x/proxy/absolute/{port}/"
+        assert "https://b.example/x/proxy/{port}/cb" in state["redirect_uris"]
+        assert recorded_info(data).client_id == first.client_id  # the same data folder
+    finally:
+        stop_running(data_dir=data, port=port)
+
+
+def test_the_kernel_reaches_pages_behind_its_proxy_on_loopback(runtime):
+    route = Route("https://hub.example.org", "/user/alice/", 41234)
+    server_proxy._routes[(1, "x")] = route
+    front = route.sandbox_url(8765) + "/oauth/authorize?state=s"
+    assert server_proxy.from_the_kernel(front) == "http://127.0.0.1:8765/oauth/authorize?state=s"
+    callback = route.redirect_uri("/cb") + "?code=c"
+    assert server_proxy.from_the_kernel(callback) == "http://127.0.0.1:41234/cb?code=c"
+    for other in ("https://attacker.example/steal", "https://hub.example.org/user/bob/proxy/1/"):
+        assert server_proxy.from_the_kernel(other) == other
