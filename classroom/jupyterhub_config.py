@@ -8,7 +8,8 @@ defaults; the hub's database, secrets and the learners' home folders go to CLASS
     CLASSROOM_PUBLIC_URL    where browsers reach the hub          (http://127.0.0.1:8000)
     CLASSROOM_LEARNERS      learners' hub names, comma-separated  (alice,bob)
     CLASSROOM_INSTRUCTORS   instructors' hub names                (teacher)
-    CLASSROOM_PASSWORD      the shared hub password of the built-in "dummy" authenticator
+    CLASSROOM_PASSWORD      the shared hub password of the built-in "shared-password"
+                            authenticator, 8 characters or more (classroom)
                             (a trial only: use a real authenticator for a class)
     CLASSROOM_STATE_DIR     the hub's state                        (classroom/.state)
     CLASSROOM_HUB_PORT, CLASSROOM_PROXY_API_PORT, CLASSROOM_SANDBOX_PORT, CLASSROOM_ROUTER_PORT
@@ -60,7 +61,8 @@ def kept_secret(name: str) -> str:
 CLASS_SECRET = kept_secret("class-secret")  # learners' sandbox passwords are HMACs under it
 CLIENT_ID = "classroom"
 CLIENT_SECRET = kept_secret("client-secret")
-EVENTS = STATE / "progress.jsonl"
+EVENTS = STATE / "progress.jsonl"  # the sandbox's: each learner's stages
+CLASS_EVENTS = STATE / "class-events.jsonl"  # the callback service's: URLs built, kernels' reports
 SANDBOX_FRONT = PUBLIC_URL + "/services/oauth-sandbox"
 CLASS_CALLBACK = PUBLIC_URL + "/services/oauth-callback/"
 
@@ -77,8 +79,8 @@ c.ConfigurableHTTPProxy.auth_token = kept_secret("proxy-token")  # a leftover pr
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
 
 # --- who may sign in -------------------------------------------------------------------------
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = env("CLASSROOM_PASSWORD", "classroom")
+c.JupyterHub.authenticator_class = "shared-password"  # one password for all (JupyterHub 5.3+)
+c.SharedPasswordAuthenticator.user_password = env("CLASSROOM_PASSWORD", "classroom")
 c.Authenticator.allowed_users = set(LEARNERS + INSTRUCTORS)
 c.JupyterHub.load_groups = {"instructors": {"users": INSTRUCTORS}}
 c.JupyterHub.load_roles = [
@@ -86,6 +88,13 @@ c.JupyterHub.load_roles = [
         "name": "instructor",
         "groups": ["instructors"],
         "scopes": ["access:services!service=oauth-callback"],
+    },
+    {
+        # The instructor page lists the whole class: the hub's users (names and the admin
+        # flag), less the instructors group. Nothing more: no servers, tokens or activity.
+        "name": "class-roster",
+        "services": ["oauth-callback"],
+        "scopes": ["list:users", "read:users:name", "read:groups!group=instructors"],
     },
 ]
 
@@ -163,7 +172,10 @@ c.JupyterHub.services = [
         "name": "oauth-callback",
         "url": f"http://127.0.0.1:{ROUTER_PORT}",
         "command": [PYTHON, str(HERE / "router.py")],
-        "environment": {"OAUTH_SANDBOX_EVENTS_FILE": str(EVENTS)},
+        "environment": {
+            "OAUTH_SANDBOX_EVENTS_FILE": str(EVENTS),
+            "OAUTH_CLASS_EVENTS_FILE": str(CLASS_EVENTS),
+        },
         "oauth_no_confirm": True,
     },
 ]
