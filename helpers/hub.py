@@ -182,7 +182,7 @@ def report_error(error: BaseException) -> None:
     """On a class hub, tell the instructor page which tutorial error was just shown: its class
     name and its message, shortened, every secret masked. Never raises; does not wait."""
     with contextlib.suppress(Exception):  # a report is never worth a failed cell
-        seat = _seat()
+        seat = _reporting_seat()
         if seat is not None:
             message = _redacted(str(error), seat)
             _send_later(seat, {"error": type(error).__name__, "message": message})
@@ -199,12 +199,12 @@ def report_exercise(verdict) -> None:
         return  # off a hub: one dictionary lookup
     with contextlib.suppress(Exception):  # a report is never worth a failed check
         number = _exercise_number()
-        seat = _seat() if number else None
+        seat = _reporting_seat() if number else None
         if seat is not None:
             _send_later(seat, {"exercise": number, "status": verdict.status})
 
 
-def _seat() -> Seat | None:
+def _reporting_seat() -> Seat | None:
     try:
         return detect()
     except ClassroomError:  # no free port: no seat, and no report
