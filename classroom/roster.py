@@ -47,7 +47,7 @@ class Learner:
     error: str = ""  # the last tutorial error shown: its class name...
     error_message: str = ""  # ...its message, shortened and redacted by the kernel
     error_at: float = 0.0
-    exercises: dict[str, str] = field(default_factory=dict)  # "2.1" -> right, wrong or todo
+    exercises: dict[str, str] = field(default_factory=dict)  # "2.1" -> right (once), or wrong
 
     @property
     def started(self) -> bool:
@@ -67,9 +67,10 @@ class Learner:
                 self.stage, self.progress_at = stage, max(self.progress_at, when)
         elif "exercise" in event:
             name, status = str(event["exercise"]), str(event["status"])
-            if status == "right" and self.exercises.get(name) != "right":
-                self.progress_at = max(self.progress_at, when)
-            self.exercises[name] = status
+            if self.exercises.get(name) != "right":  # once right, solved (reports may cross)
+                self.exercises[name] = status
+                if status == "right":
+                    self.progress_at = max(self.progress_at, when)
         elif "error" in event and when >= self.error_at:
             self.error, self.error_message = str(event["error"]), str(event.get("message", ""))
             self.error_at = when

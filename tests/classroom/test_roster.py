@@ -53,6 +53,7 @@ def _class() -> dict:
         {"time": NOW - 100, "user": "alice", "exercise": "1.1", "status": "wrong"},
         {"time": NOW - 900, "user": "bob", "stage": "token"},
         {"time": NOW - 60, "user": "bob", "exercise": "2.1", "status": "right"},
+        {"time": NOW - 59, "user": "bob", "exercise": "2.1", "status": "wrong"},  # solved still
         {"time": NOW - 50, "user": "dan", "stage": "revoke"},
         {"time": NOW - 40, "user": "teacher", "stage": "token"},  # not a learner
     ]
