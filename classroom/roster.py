@@ -194,7 +194,7 @@ def as_json(rows: list[Learner], note: str = "", now: float | None = None) -> di
     }
 
 
-MARKS = {"right": "✔", "wrong": "✘", "todo": "…"}
+MARKS = {"right": "✔", "wrong": "✘"}
 STYLE = (
     "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
     "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"

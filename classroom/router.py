@@ -46,6 +46,7 @@ PENDING_LIFETIME = 15 * 60  # seconds a registered attempt waits for its callbac
 #: What a kernel's report may hold: a class name, a short message, an exercise's number.
 ERROR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,79}")
 EXERCISE = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}")
+RESULTS = ("right", "wrong")
 MESSAGE_LIMIT = 300
 
 
@@ -170,16 +171,7 @@ class Report(KernelAPI):
         message, status = data.get("message", ""), data.get("status")
         if isinstance(error, str) and ERROR_NAME.fullmatch(error) and isinstance(message, str):
             event = {"error": error, "message": message[:MESSAGE_LIMIT]}
-        elif (
-            isinstance(exercise, str)
-            and EXERCISE.fullmatch(exercise)
-            and status
-            in (
-                "right",
-                "wrong",
-                "todo",
-            )
-        ):
+        elif isinstance(exercise, str) and EXERCISE.fullmatch(exercise) and status in RESULTS:
             event = {"exercise": exercise, "status": status}
         else:
             raise web.HTTPError(400, f"send {usage}")
