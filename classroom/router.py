@@ -47,6 +47,9 @@ PENDING_LIFETIME = 15 * 60  # seconds a registered attempt waits for its callbac
 ERROR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,79}")
 EXERCISE = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}")
 RESULTS = ("right", "wrong")
+#: Seconds the hub's list of the class is kept: the page refreshes every 5 s, the list changes
+#: when the teacher restarts the hub (and each answer costs the hub ~0.1 s for 200 users).
+CLASS_LIST_MAX_AGE = 60
 MESSAGE_LIMIT = 300
 
 
@@ -199,11 +202,15 @@ class Instructor(HubOAuthenticated, web.RequestHandler):
 
 async def class_learners(settings) -> tuple[list[str] | None, str]:
     """The class's learners, from the hub's REST API: its users, less the instructors group and
-    the hub's admins. Or (None, why) when the hub cannot say.
+    the hub's admins, kept ``CLASS_LIST_MAX_AGE`` seconds. Or (None, why) when the hub cannot
+    say (and the next call asks again).
 
     The service's own token needs ``list:users``, ``read:users:name`` (names and the admin
     flag) and ``read:groups!group=<the group>`` (classroom/jupyterhub_config.py grants them).
     """
+    kept = settings["class_list"]
+    if kept and kept[0] > time.monotonic() - CLASS_LIST_MAX_AGE:
+        return kept[1], ""
     api, group = settings["hub_api_url"], settings["instructors_group"]
     headers = {
         "Authorization": f"token {settings['hub_api_token']}",
@@ -231,7 +238,8 @@ async def class_learners(settings) -> tuple[list[str] | None, str]:
             "are shown. Check the oauth-callback service's role in jupyterhub_config.py."
         )
     learners = [u["name"] for u in users if u["name"] not in instructors and not u.get("admin")]
-    return sorted(learners), ""
+    kept[:] = [time.monotonic(), sorted(learners)]
+    return kept[1], ""
 
 
 def make_app(environ=None) -> web.Application:
@@ -256,6 +264,7 @@ def make_app(environ=None) -> web.Application:
         hub_api_url=hub_auth.api_url,
         hub_api_token=env["JUPYTERHUB_API_TOKEN"],
         progress=progress,
+        class_list=[],  # [when, names]: the hub's last answer
         registry=Registry(progress),
         instructors_group=env.get("OAUTH_CLASS_INSTRUCTORS_GROUP", "instructors"),
         cookie_secret=os.urandom(32),
