@@ -106,16 +106,27 @@ c.Spawner.default_url = "/lab"
 c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
 
 
+def learner_home(spawner) -> Path:
+    return Path(spawner.home_dir_template.format(username=spawner.user.name))
+
+
 def hand_out_notebooks(spawner) -> None:
     """Copy the tutorial's notebooks into a new learner's home (nbgitpuller does this on a
     real hub: see the README)."""
-    home = Path(spawner.home_dir_template.format(username=spawner.user.name))
+    home = learner_home(spawner)
     if not (home / "notebooks").exists():
         home.mkdir(parents=True, exist_ok=True)
         shutil.copytree(REPO / "notebooks", home / "notebooks")
 
 
 c.Spawner.pre_spawn_hook = hand_out_notebooks
+
+
+def token_file(spawner) -> str:
+    """Where this learner's notebooks save their token: in their own home. (The tutorial's
+    default, the repository's root, would be one file for the whole class, and one learner's
+    notebook 5 would call the API with the token another learner saved last.)"""
+    return str(learner_home(spawner) / ".tokens.json")
 
 
 def sandbox_password(spawner) -> str:
@@ -135,6 +146,7 @@ c.Spawner.environment = {
     "OAUTH_REDIRECT_URI": CLASS_CALLBACK,  # the class's ONE redirect URI
     "OAUTH_CLASS_ROUTER_URL": f"http://127.0.0.1:{ROUTER_PORT}/services/oauth-callback/",
     "OAUTH_SANDBOX_PASSWORD": sandbox_password,  # this learner's, and only theirs
+    "OAUTH_TOKEN_FILE": token_file,  # this learner's too
 }
 
 # --- the two services ------------------------------------------------------------------------
