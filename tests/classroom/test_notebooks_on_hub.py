@@ -95,6 +95,6 @@ def test_notebooks_5_and_6_on_the_hub_and_what_the_instructor_sees(chromium, hub
             break
         time.sleep(0.2)
     assert learner["status"] == "finished" and learner["stage"] == "revoke"
-    assert learner["exercises"] == {"5.1": "right", "5.2": "right", "6.1": "right"}
+    assert learner["exercises"].items() >= {"5.1": "right", "5.2": "right", "6.1": "right"}.items()
     assert learner["last_error"]["error"] == "NoSavedToken"
     assert "no-such-tokens.json" in learner["last_error"]["message"]
