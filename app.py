@@ -10,9 +10,11 @@ sandbox (the one exception to "plain libraries only", marked below); fill .env t
 import os
 import secrets
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 from dotenv import load_dotenv
+from oauthlib.oauth2 import InvalidClientError, OAuth2Error
+from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 # Stage 1: the OAuth client's values, from .env (dotenv -> python-dotenv).
@@ -22,8 +24,12 @@ if not os.environ.get("OAUTH_SERVICE_URL"):  # the exception: start or find the 
 
     info = sandbox.ensure_running()
     os.environ.update(OAUTH_SERVICE_URL=info.url, OAUTH_CLIENT_ID=info.client_id)
-    os.environ.update(OAUTH_CLIENT_SECRET=info.client_secret, OAUTHLIB_INSECURE_TRANSPORT="1")
+    os.environ.update(OAUTH_CLIENT_SECRET=info.client_secret)
 SERVICE_URL = os.environ["OAUTH_SERVICE_URL"].rstrip("/")
+if urlsplit(SERVICE_URL).scheme == "http":  # OAuth needs TLS (RFC 6749 §3.1), oauthlib too
+    if urlsplit(SERVICE_URL).hostname not in ("127.0.0.1", "::1", "localhost"):
+        raise SystemExit(f"OAUTH_SERVICE_URL={SERVICE_URL}: use https (only 127.0.0.1 may be http)")
+    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # a server on this machine may use http://
 CLIENT_ID, SECRET = os.environ["OAUTH_CLIENT_ID"], os.environ["OAUTH_CLIENT_SECRET"]
 REDIRECT_URI = (
     os.environ.get("OAUTH_REDIRECT_URI") or "http://127.0.0.1:5000/login/oauth2/code/goto"
@@ -72,11 +78,20 @@ if not server.code:
     raise SystemExit("No authorization code: the sign-in was denied or failed.")
 
 # Stage 4: exchange the code for an access token (AuthorizationCode.getToken -> fetch_token).
-# requests-oauthlib sends HTTP Basic with the raw "id:secret", as GoTo's pages describe.
+# HTTP Basic with id and secret form-encoded first (RFC 6749 §2.3.1), as simple-oauth2 does.
 # Whether GoTo grants exactly the scopes asked is not documented: print them, don't raise.
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
-token = oauth.fetch_token(
-    SERVICE_URL + "/oauth/token", code=server.code, client_secret=SECRET, timeout=10
-)
+token_url = SERVICE_URL + "/oauth/token"
+exchange = dict(code=server.code, include_client_id=False, timeout=10)  # the id: in Basic only
+try:
+    try:
+        auth = HTTPBasicAuth(quote_plus(CLIENT_ID), quote_plus(SECRET))
+        token = oauth.fetch_token(token_url, auth=auth, **exchange)
+    except InvalidClientError:  # GoTo's pages show the raw "id:secret": try that once too
+        token = oauth.fetch_token(token_url, auth=HTTPBasicAuth(CLIENT_ID, SECRET), **exchange)
+except OAuth2Error as error:  # the server's refusal (RFC 6749 §5.2), and what to do about it
+    fix = "check OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET in .env"
+    fix = fix if error.error == "invalid_client" else "run python app.py to sign in again"
+    raise SystemExit(f"Token request refused ({error.error}): {fix}. {error.description}") from None
 print("Access token for", token.get("principal"), "with scopes", " ".join(token.get("scope", [])))
 print("Bearer …" + token["access_token"][-4:], "expires in", token["expires_in"], "seconds")

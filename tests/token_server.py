@@ -1,8 +1,8 @@
 """A small scripted token endpoint on loopback, for the client faults the sandbox won't produce.
 
-Each test queues the answers it wants (status, headers, body) and reads back the requests that
-arrived, exactly as they crossed the wire. Real HTTP, real sockets: only the server's answers
-are chosen by the test.
+Each test queues the answers it wants (status, headers, body), or gives a rule that answers each
+request (``respond``), and reads back the requests that arrived, exactly as they crossed the
+wire. Real HTTP, real sockets: only the server's answers are chosen by the test.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,6 +35,8 @@ class Answer:
 class TokenServer:
     answers: list[Answer] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
+    #: Answers each request by a rule, instead of from ``answers``.
+    respond: Callable[[Seen], Answer] | None = None
 
     def __post_init__(self) -> None:
         owner = self
@@ -46,7 +49,12 @@ class TokenServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
                 owner.seen.append(Seen("POST", self.path, dict(self.headers), body))
-                answer = owner.answers.pop(0) if owner.answers else Answer(500, "no answer queued")
+                if owner.respond is not None:
+                    answer = owner.respond(owner.seen[-1])
+                elif owner.answers:
+                    answer = owner.answers.pop(0)
+                else:
+                    answer = Answer(500, "no answer queued")
                 if answer.delay:
                     time.sleep(answer.delay)
                 payload = answer.body if isinstance(answer.body, bytes) else answer.body.encode()
