@@ -129,7 +129,7 @@ class Sandbox:
         self.url = self.info["url"]
 
     def env(self, redirect_port: int) -> dict[str, str]:
-        """What points ``helpers.config.load()`` at this sandbox."""
+        """What points ``helpers.connect.load()`` at this sandbox."""
         return {
             "OAUTH_SANDBOX_DIR": self.info["data_dir"],
             "OAUTH_SANDBOX_PORT": str(self.port),
@@ -152,13 +152,13 @@ class Sandbox:
 
 def our_sign_in(email=DEFAULT_EMAIL, password=DEFAULT_PASSWORD) -> dict:
     """``python -m helpers``'s calls, in its order, with the scripted browser in the middle."""
-    from helpers import config, tokens
+    from helpers import connect, tokens
     from helpers.authorization import AuthorizationRequest
     from helpers.callback import CallbackListener
 
     t = {}
     start = time.perf_counter()
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     t["config"] = time.perf_counter() - start
     request = AuthorizationRequest.new(cfg)
     with CallbackListener(cfg.redirect_uri, request.state) as listener:
@@ -337,12 +337,12 @@ def bench_listener(runs: int) -> dict:
 
 
 def bench_exchange(sb: Sandbox, runs: int) -> list[float]:
-    from helpers import config, tokens
+    from helpers import connect, tokens
     from helpers.authorization import AuthorizationRequest
     from helpers.callback import CallbackListener
 
     os.environ.update(sb.env(free_port()))
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     times = []
     for _ in range(runs + 1):
         request = AuthorizationRequest.new(cfg)
@@ -415,11 +415,11 @@ def bench_notebooks(root: Path) -> dict:
 def _class_worker(env: dict, learners: list[int], ports: list[int], ready, go, results) -> None:
     """One worker process: its learners' flows in threads, started together on ``go``."""
     os.environ.update(env)
-    from helpers import config, tokens
+    from helpers import config, connect, tokens
     from helpers.authorization import AuthorizationRequest
     from helpers.callback import CallbackListener
 
-    base = config.load(quiet=True)
+    base = connect.load(quiet=True)
     configs = {
         i: config.validate(
             {

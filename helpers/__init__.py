@@ -1,11 +1,12 @@
 """The logic behind the GoTo OAuth notebooks: one small module per stage of the tutorial.
 
-    config         stage 1: .env -> OAuthConfig (sandbox when OAUTH_SERVICE_URL is unset)
+    connect        which authorization server: GoTo, the class hub's, or the local sandbox
+    config         stage 1: .env -> OAuthConfig, read and checked
     authorization  stage 2: AuthorizationRequest (URL, state, PKCE pair)
     callback       stage 3: CallbackListener, a background-thread server on the redirect URI
-    tokens         stage 4: exchange, refresh, revoke; Token; TokenStore
+    tokens         stage 4: exchange, refresh, revoke; Token and TokenStore (token_store)
     api            calling GoTo-style APIs with the bearer token
-    errors         every failure a learner can cause, by name
+    errors         every failure a learner can cause, by name (one module per stage)
 
 The widgets (``helpers.ui``) and the local sandbox (``helpers.sandbox``) are imported only
 when used, so ``import helpers`` stays light. In a notebook, importing it also shows the

@@ -20,7 +20,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import config, flow, tokens
+from . import connect, flow, tokens
 from .authorization import AuthorizationRequest
 from .config import mask
 from .errors import OAuthTutorialError
@@ -92,7 +92,7 @@ def _ask(out: _Output):
 
 
 def run(args: argparse.Namespace, out: _Output) -> int:
-    cfg = config.load(args.env_file, quiet=True)
+    cfg = connect.load(args.env_file, quiet=True)
     where = "the local sandbox" if cfg.is_sandbox else cfg.service_url
     out.note(f"Signing in with {where} as client {cfg.client_id}.")
     request = AuthorizationRequest.new(cfg, scopes=args.scope, pkce=not args.no_pkce)

@@ -1,7 +1,7 @@
 """Stage 2: the authorization request, one object per sign-in attempt.
 
-    >>> from helpers import config, authorization
-    >>> request = authorization.AuthorizationRequest.new(config.load())
+    >>> from helpers import authorization, connect
+    >>> request = authorization.AuthorizationRequest.new(connect.load())
     >>> request.url          # open this in a browser
     'http://127.0.0.1:8765/oauth/authorize?response_type=code&client_id=...&state=...'
 

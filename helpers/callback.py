@@ -3,57 +3,34 @@
     >>> from helpers.callback import CallbackListener
     >>> listener = CallbackListener(config.redirect_uri, expected_state=request.state).start()
     >>> # ... the learner signs in and clicks Allow in the browser ...
-    >>> result = listener.wait(timeout=300)     # CallbackResult, or a named error
-    >>> result
+    >>> listener.wait(timeout=300)     # a CallbackResult, or a named error
     CallbackResult(code='…x9Q=', state='...', received_at='2025-01-01T12:00:00+00:00')
 
-The listener *has* a small stdlib HTTP server (``ThreadingHTTPServer``) that runs in a
+The listener *has* a small stdlib HTTP server (``helpers/callback_http.py``) that runs in a
 background thread on the redirect URI's loopback address and port. It answers every request
-with a short page and keeps waiting until one request is a genuine callback: a GET on the
-redirect URI's path whose ``state`` matches the one this sign-in sent. Forged or stray
+and keeps waiting until one is a genuine callback: a GET on the redirect URI's path whose
+``state`` matches the one this sign-in sent (``helpers/callback_check.py``); forged or stray
 requests are answered (403, 404, 405...) and ignored. ``wait()`` returns the code, or raises
-``AuthorizationDenied`` (the user clicked Deny), ``AuthorizationFailed`` (another ``error=``)
-or ``CallbackTimeout``; either way the server is stopped and the port freed. A listener that
-is started but never waited on stops by itself at the deadline ``start()`` arms (10 minutes by
-default), so a notebook left half-way does not hold the port until its kernel dies.
-
-When Jupyter runs on another machine the browser cannot reach this kernel's 127.0.0.1: the
-learner copies the address the browser ended on, and ``parse_callback_url`` runs the very same
-checks on it.
+``AuthorizationDenied``, ``AuthorizationFailed`` or ``CallbackTimeout``; either way the port is
+freed; a listener nobody waits on stops by itself after 10 minutes. When the browser cannot
+reach this kernel (remote Jupyter), ``parse_callback_url`` checks the address it ended on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import hmac
-import os
 import socket
-import socketserver
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from html import escape
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
+from .callback_check import FINAL, CallbackResult, Outcome, judge, parse_callback_url
+from .callback_http import ALREADY_COMPLETE, Handler, Server, not_found_page, page_for
 from .config import check_redirect_uri
-from .errors import (
-    AuthorizationDenied,
-    AuthorizationFailed,
-    CallbackError,
-    CallbackTimeout,
-    CannotListen,
-    InvalidCallbackAddress,
-    ListenerStopped,
-    PortInUse,
-    StateMismatch,
-)
-from .events import MAX_MESSAGE, EventCallback, Kind, emit
-from .redact import mask, printable
+from .errors import CallbackTimeout, CannotListen, ListenerStopped, PortInUse
+from .events import MAX_MESSAGE, EventCallback, Kind, ListenerEvent, emit
+from .redact import printable
 
 __all__ = ["CallbackListener", "CallbackResult", "ListenerEvent", "parse_callback_url"]
 
@@ -61,190 +38,9 @@ __all__ = ["CallbackListener", "CallbackResult", "ListenerEvent", "parse_callbac
 #: Generous: in the notebooks the learner reads a few cells between starting and waiting.
 START_TIMEOUT = 600.0
 
-#: Seconds a connection may stay silent before the listener gives up on it. A browser opens
-#: spare "preconnect" sockets and may never use them; they must not hold anything up.
-READ_TIMEOUT = 5.0
 
-# Echoed values are cut to these lengths: a page or an error message is not a data dump.
-_MAX_ECHO = 300
-_MAX_ERROR_CODE = 100
-
-
-@dataclass(frozen=True, repr=False)
-class CallbackResult:
-    """A genuine callback: the authorization code, and the state it came back with.
-
-    The code is a credential until it is exchanged, so no representation shows it.
-    """
-
-    code: str
-    state: str
-    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-
-    def __repr__(self) -> str:
-        return (
-            f"CallbackResult(code={mask(self.code)!r}, state={self.state!r}, "
-            f"received_at={self.received_at.isoformat(timespec='seconds')!r})"
-        )
-
-
-@dataclass(frozen=True)
-class ListenerEvent:
-    """One thing that happened to a listener (``listener.status`` is the latest)."""
-
-    kind: Kind
-    message: str
-    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-
-
-# --- judging a callback: shared by the listener and the paste fallback --------------------------
-
-#: What a request to the redirect URI's path amounts to: the code, or the error it is.
-Outcome = CallbackResult | CallbackError
-
-#: The outcomes that end a sign-in. The others (a forgery, a request without a code) are
-#: answered and the listener keeps waiting for the genuine callback.
-_FINAL = (CallbackResult, AuthorizationDenied, AuthorizationFailed)
-
-
-def _same_state(received: str, expected: str) -> bool:
-    # Constant-time comparison, so timing reveals nothing about the expected state.
-    # compare_digest takes str only when ASCII, so compare the UTF-8 bytes.
-    return hmac.compare_digest(received.encode("utf-8"), expected.encode("utf-8"))
-
-
-def _judge(query: str, expected_state: str) -> Outcome:
-    """Judge the query of a request to the redirect URI's path.
-
-    The order matters: the state is checked before anything else is believed, so a forged
-    ``error=access_denied`` cannot end a sign-in (RFC 6749 §10.12, CSRF).
-    """
-    try:
-        params = parse_qs(query, keep_blank_values=True, max_num_fields=50)
-    except ValueError:
-        return InvalidCallbackAddress("it has too many parameters to be a callback")
-    repeated = sorted(name for name, values in params.items() if len(values) > 1)
-    if repeated:  # RFC 6749 §3.1: parameters must not be included more than once.
-        return InvalidCallbackAddress(
-            f"the parameter {printable(repeated[0], 40)!r} appears more than once"
-        )
-    one = {name: values[0] for name, values in params.items()}
-
-    state = one.get("state")
-    if state is None or not _same_state(state, expected_state):
-        return StateMismatch()
-    error = one.get("error")
-    if error is not None:
-        description = printable(one.get("error_description") or "", _MAX_ECHO) or None
-        if error == "access_denied":
-            return AuthorizationDenied(description)
-        return AuthorizationFailed(printable(error, _MAX_ERROR_CODE), description)
-    code = one.get("code")
-    if not code:
-        return InvalidCallbackAddress("it carries the right state but no code")
-    return CallbackResult(code=code, state=state)
-
-
-_QUOTES = " \t\r\n\"'`<>"
-
-
-def parse_callback_url(address: str, redirect_uri: str, expected_state: str) -> CallbackResult:
-    """Check an address pasted from the browser, exactly as the listener checks a callback.
-
-    For remote Jupyter (JupyterHub, Binder, SSH, Docker, WSL): the browser cannot reach the
-    kernel's 127.0.0.1 and ends on an error page whose address bar still holds the callback.
-
-    Only the path is compared with the redirect URI, not the scheme, host or port: loopback
-    redirects may legitimately arrive on another port (RFC 8252 §7.3) or through a forwarded
-    one, and the state check, not the address, is what proves the callback belongs to this
-    sign-in. On JupyterHub the browser ends under jupyter-server-proxy's prefix
-    (``/user/<name>/proxy/<port>`` + the path; ``/proxy/<port>`` on a single Jupyter server),
-    which is accepted too. Raises ``StateMismatch``, ``AuthorizationDenied``, ``AuthorizationFailed`` or
-    ``InvalidCallbackAddress``; surrounding whitespace and quotes are ignored.
-    """
-    text = (address or "").strip(_QUOTES)
-    if not text:
-        raise InvalidCallbackAddress("it is empty")
-    try:
-        parts = urlsplit(text)
-        expected_path = urlsplit(redirect_uri).path or "/"
-    except ValueError:
-        raise InvalidCallbackAddress("it is not a web address") from None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidCallbackAddress("it is not a web address starting with http://")
-    if not _is_callback_path(parts.path or "/", expected_path):
-        raise InvalidCallbackAddress(
-            f"its path is {printable(parts.path or '/', 80)!r}, not the redirect URI's "
-            f"{expected_path!r}"
-        )
-    if not parts.query:
-        raise InvalidCallbackAddress("it has no ?code=...&state=... part")
-    outcome = _judge(parts.query, expected_state)
-    if isinstance(outcome, CallbackError):
-        raise outcome
-    return outcome
-
-
-def _is_callback_path(path: str, expected: str) -> bool:
-    """``expected``, alone or behind jupyter-server-proxy's ``.../proxy/<port>`` prefix."""
-    if path == expected:
-        return True
-    _, proxy, port_and_path = path.rpartition("/proxy/")
-    port, slash, rest = port_and_path.partition("/")
-    return bool(proxy) and port.isdigit() and slash + rest == expected
-
-
-# --- the page the browser is shown --------------------------------------------------------------
-
-#: The page for each outcome that is an error: HTTP status, and the title. The text is the
-#: error's own message, so the page and the notebook say the same thing.
-_ERROR_PAGES: dict[type[CallbackError], tuple[int, str]] = {
-    StateMismatch: (403, "Callback refused: state check failed"),
-    InvalidCallbackAddress: (400, "Not a valid callback"),
-    AuthorizationDenied: (200, "Access was not granted"),
-    AuthorizationFailed: (200, "Sign-in failed"),
-}
-_WHY_STATE = (
-    "The state parameter ties a callback to the sign-in that started it. Checking it stops a "
-    "forged callback (cross-site request forgery, RFC 6749 §10.12) from slipping someone else's "
-    "code into your session."
-)
-_STILL_WAITING = "The listener is still waiting for the genuine callback."
-
-
-def _page(outcome: Outcome) -> tuple[int, str, tuple[str, ...]]:
-    """The answer to a callback: HTTP status, title, and paragraphs (plain text)."""
-    if isinstance(outcome, CallbackResult):
-        return 200, "Signed in", ("Signed in — you can close this tab and return to the notebook.",)
-    status, title = _ERROR_PAGES[type(outcome)]
-    if isinstance(outcome, _FINAL):
-        return status, title, (str(outcome),)
-    why = (_WHY_STATE,) if isinstance(outcome, StateMismatch) else ()
-    return status, title, (str(outcome), *why, _STILL_WAITING)
-
-
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;"
-    "line-height:1.5;color:#222}"
-)
-
-
-def _html(title: str, paragraphs: tuple[str, ...]) -> bytes:
-    """A small HTML page. Every piece of text is escaped here, once."""
-    body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
-    ).encode()
-
-
-# --- the listener ---------------------------------------------------------------------------
-
-# (host, port) -> the listener this process started there last. A cell run again starts a new
-# listener on the port the old one still holds; the old one must give it up first. An entry
-# that has stopped is harmless (stopping it again does nothing), so none is ever removed.
+# (host, port) -> the listener this process started there last: a cell run again must stop
+# the old one first. A stopped entry is harmless (stopping it again does nothing).
 _running: dict[tuple[str, int], CallbackListener] = {}
 # Guards _running and each listener's _server and _outcome. Held for a few assignments only,
 # never while joining a thread or reporting an event, so no two threads can wait on each other.
@@ -291,7 +87,7 @@ class CallbackListener:
         self._on_event = on_event
         self.return_to = return_to  # where the browser's page sends the learner back to
 
-        self._server: _Server | None = None  # while serving: set by start(), cleared by stop()
+        self._server: Server | None = None  # while serving: set by start(), cleared by stop()
         self._thread: threading.Thread | None = None  # the serving thread, once started
         # How the sign-in ended: the first final callback, or the timeout or stop() that came
         # first. _done is set once the browser has its page, so wait() can block on it.
@@ -324,7 +120,7 @@ class CallbackListener:
         if previous is not None:
             previous.stop()
         try:
-            server = _Server((self.host, self.port), self)
+            server = Server((self.host, self.port), self)
         except OSError as exc:
             # WSAEACCES (10013): Windows' answer when the port is held exclusively.
             if exc.errno == errno.EADDRINUSE or getattr(exc, "winerror", None) == 10013:
@@ -450,7 +246,7 @@ class CallbackListener:
 
     # --- the serving side (the server's threads) ------------------------------------------
 
-    def _serve(self, server: _Server, timeout: float | None) -> None:
+    def _serve(self, server: Server, timeout: float | None) -> None:
         """Hand each connection to a thread of its own, until stop() or start()'s deadline."""
         while self._server is server:
             deadline = self._deadline
@@ -469,32 +265,22 @@ class CallbackListener:
             server.timeout = left  # handle_request() returns after this long without one
             server.handle_request()
 
-    def _answer(self, handler: _Handler) -> None:
+    def _answer(self, handler: Handler) -> None:
         """Answer a GET: the callback, or anything else a browser sends."""
-        target = handler.path
-        if "://" in target.split("?", 1)[0]:  # absolute-form request target
-            target = urlsplit(target)._replace(scheme="", netloc="").geturl()
-        path, _, query = target.partition("#")[0].partition("?")
+        path, query = handler.path_and_query()
         if path != self.path:
             self._emit("ignored", f"GET {printable(path, 80)} answered 404 (not the callback path)")
-            handler.send_page(
-                404,
-                "Not found",
-                (
-                    f"Nothing here at {printable(path, 200)}.",
-                    "This small server only receives the OAuth callback for the notebook.",
-                ),
-            )
+            handler.send_page(*not_found_page(path))
             return
-        outcome = _judge(query, self._expected_state)
-        if not isinstance(outcome, _FINAL):
-            status, title, paragraphs = _page(outcome)
+        outcome = judge(query, self._expected_state)
+        if not isinstance(outcome, FINAL):
+            status, title, paragraphs = page_for(outcome)
             self._emit("ignored", f"callback refused ({status}): {title}")
             handler.send_page(status, title, paragraphs)
             return
         if self._claim(outcome):  # the first final callback wins
             try:
-                handler.send_page(*_page(outcome))
+                handler.send_page(*page_for(outcome))
             finally:
                 # Wake wait() only once the page is written, so the browser gets it even when
                 # the caller stops the server (or the program ends) right away.
@@ -507,149 +293,8 @@ class CallbackListener:
                 self._done.set()
             return
         self._emit("ignored", "callback after the sign-in had already completed")
-        handler.send_page(
-            200,
-            "Sign-in already complete",
-            (
-                "This sign-in is already complete, so this request was ignored.",
-                "You can close this tab and return to the notebook.",
-            ),
-        )
+        handler.send_page(*ALREADY_COMPLETE)
 
     def _emit(self, kind: Kind, message: str) -> None:
         self._status = ListenerEvent(kind, printable(message, MAX_MESSAGE))
         emit(self._on_event, kind, message)
-
-
-# --- HTTP ------------------------------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Answers one connection, in a thread of its own. The listener decides; this speaks HTTP."""
-
-    protocol_version = "HTTP/1.1"
-    server_version = "oauth-tutorial-callback"
-    sys_version = ""
-    # The stdlib applies this to the socket: an idle preconnect or a half-sent request ends
-    # after this many seconds, in its own thread.
-    timeout = READ_TIMEOUT
-
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.listener._answer(self)
-
-    def _method_not_allowed(self) -> None:
-        self.server.listener._emit("ignored", f"{self.command} request answered 405")
-        self.send_page(
-            405,
-            "Method not allowed",
-            ("This address only answers the browser's GET redirect.",),
-            extra=("Allow: GET",),
-        )
-
-    # Every method the stdlib knows; others get its 501 (send_error below).
-    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _method_not_allowed
-    do_OPTIONS = do_CONNECT = do_TRACE = _method_not_allowed
-
-    def send_page(
-        self, status: int, title: str, paragraphs: tuple[str, ...], extra: tuple[str, ...] = ()
-    ) -> None:
-        """Write the whole response in one send, and close the connection afterwards.
-
-        One send avoids the Nagle + delayed-ACK stall (~40 ms) of headers and body written
-        separately; ``Connection: close`` avoids keep-alive connections that hold a thread.
-        """
-        back_to = self.server.listener.return_to
-        paragraphs = tuple(p.replace("the notebook", back_to) for p in paragraphs)
-        body = b"" if self.command == "HEAD" else _html(title, paragraphs)
-        head = (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
-            "Content-Type: text/html; charset=utf-8",
-            f"Content-Length: {len(body)}",
-            "Connection: close",
-            "Cache-Control: no-store",
-            "Referrer-Policy: no-referrer",
-            "X-Content-Type-Options: nosniff",
-            "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'",
-            *extra,
-        )
-        self.close_connection = True
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # Called by the stdlib for malformed requests, over-long lines (414), too many or too
-        # long headers (431) and unknown methods (501).
-        # Never echo its message: for a malformed request line it quotes the line, code and all.
-        self.server.listener._emit("ignored", f"malformed request answered {code}")
-        status = HTTPStatus(code)
-        try:
-            self.send_page(code, f"{code} {status.phrase}", (status.description,))
-        except OSError:
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: object) -> None:
-        # The stdlib would write to stderr (the notebook) whenever an idle connection times out,
-        # and every request line if send_response() were used: events go to on_event instead.
-        pass
-
-    def finish(self) -> None:
-        super().finish()
-        _linger(self.connection)
-
-
-def _linger(sock: socket.socket, seconds: float = 1.0, limit: int = 1 << 20) -> None:
-    """Close our side gently: send FIN, then read what the client still sends.
-
-    Closing a socket with unread request bytes (an over-long address, a POST body) makes the
-    kernel send a reset, and the client may then lose our response (an error page) on the way.
-    """
-    try:
-        sock.shutdown(socket.SHUT_WR)
-        deadline = time.monotonic() + seconds
-        received = 0
-        while received < limit:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            sock.settimeout(left)
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            received += len(chunk)
-    except OSError:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    """The stdlib's threaded HTTP server, bound for a loopback listener."""
-
-    daemon_threads = True  # a stuck connection never keeps the kernel from exiting
-    # Stop-then-restart on the same port works at once (no TIME_WAIT refusal). On Windows
-    # SO_REUSEADDR would let two programs share a port, so there we ask for exclusive use.
-    allow_reuse_address = os.name != "nt"
-    request_queue_size = 128  # a burst of connections waits in the backlog, not in SYN retries
-
-    def __init__(self, address: tuple[str, int], listener: CallbackListener) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.listener = listener
-        super().__init__(address, _Handler)
-
-    def verify_request(self, request: object, client_address: object) -> bool:
-        # A connection accepted after stop() (its own wake-up call, say) is closed at once,
-        # without a thread of its own.
-        return self.listener._server is self
-
-    def server_bind(self) -> None:
-        if os.name == "nt":
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-        # HTTPServer.server_bind also calls socket.getfqdn(), a reverse DNS lookup that can
-        # take seconds on some machines; a loopback listener needs no host name.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # The stdlib prints a traceback to stderr (the notebook); a reset connection is not
-        # worth one. Report it as an ignored request instead, naming the exception.
-        kind = type(sys.exc_info()[1]).__name__
-        self.listener._emit("ignored", f"a connection failed while being answered ({kind})")

@@ -1,10 +1,13 @@
 """Stage 1: the OAuth client's values, read from ``.env`` and checked.
 
     >>> from helpers import config
-    >>> cfg = config.load()        # the local sandbox when OAUTH_SERVICE_URL is unset
+    >>> values, source = config.read()           # .env, then the real environment on top
+    >>> cfg = config.validate(values, source)    # an OAuthConfig, or one ConfigError
     >>> cfg.authorize_url
-    'http://127.0.0.1:8765/oauth/authorize'
+    'https://authentication.logmeininc.com/oauth/authorize'
 
+The notebooks call ``connect.load()``, which does both and, when ``OAUTH_SERVICE_URL`` is
+unset, points the config at the local sandbox instead (``helpers/connect.py``).
 Real environment variables win over ``.env``. The client secret is masked in every
 representation of the config, so displaying it in a notebook is safe.
 """
@@ -109,8 +112,11 @@ class OAuthConfig:
         return html_table(rows)
 
 
-def _read(env_file: str | os.PathLike | None) -> tuple[dict[str, str], str]:
-    """Variables from the .env file, overridden by the real environment."""
+def read(env_file: str | os.PathLike | None = None) -> tuple[dict[str, str], str]:
+    """Variables from the .env file, overridden by the real environment; and where they came from.
+
+    ``env_file`` defaults to the nearest ``.env`` in the working folder or a parent.
+    """
     if env_file is None:
         found = find_dotenv(usecwd=True)  # searches the working folder and its parents
         env_file = found or None
@@ -126,70 +132,6 @@ def _read(env_file: str | os.PathLike | None) -> tuple[dict[str, str], str]:
         if os.environ.get(name) is not None:
             values[name] = os.environ[name]
     return {k: v.strip() for k, v in values.items()}, source
-
-
-def env_file_path() -> Path | None:
-    """The .env in use: the nearest one in the working folder or a parent, else None."""
-    found = find_dotenv(usecwd=True)
-    return Path(found) if found else None
-
-
-def setting(name: str) -> str | None:
-    """One of ``LOCAL_SETTINGS``: the environment's value, else the .env's, else None.
-
-    >>> setting("OAUTH_SANDBOX_PORT")    # OAUTH_SANDBOX_PORT=8766 in .env
-    '8766'
-    """
-    if os.environ.get(name) is not None:
-        return os.environ[name].strip()
-    path = env_file_path()
-    value = dotenv_values(path).get(name) if path else None
-    return value.strip() if value is not None else None
-
-
-def setting_path(name: str) -> Path | None:
-    """A file or folder setting; a relative path in .env is relative to the .env's folder."""
-    value = setting(name)
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_absolute() and os.environ.get(name) is None:
-        path = env_file_path().parent / path
-    return path
-
-
-def check_redirect_uri(uri: str) -> str | None:
-    """What is wrong with a redirect URI for a local listener, or None if it is fine."""
-    parts = urlsplit(uri)
-    if parts.scheme != "http":
-        return f"must start with http:// (a listener on this machine), not {parts.scheme or '?'}://"
-    host = parts.hostname
-    if host == "localhost":
-        return None  # allowed, with a warning from validate()
-    if host not in ("127.0.0.1", "::1"):
-        return f"must use the loopback address 127.0.0.1 or [::1], not {host!r} (RFC 8252 §7.3)"
-    try:
-        port = parts.port
-    except ValueError:
-        return "has a port that is not a number"
-    if not port:
-        return "needs an explicit port, e.g. http://127.0.0.1:5000/login/oauth2/code/goto"
-    if not parts.path or parts.path == "/":
-        return "needs a path, e.g. /login/oauth2/code/goto"
-    if parts.query or parts.fragment:
-        return "must not have a query or fragment"
-    return None
-
-
-def _check_service_url(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"must be an address like {GOTO_SERVICE_URL}"
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        return "must use https (only a sandbox on this machine may use plain http)"
-    if parts.path not in ("", "/") or parts.query:
-        return "must be the service's origin only, without a path (the helpers add /oauth/...)"
-    return None
 
 
 def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
@@ -239,40 +181,68 @@ def validate(values: dict[str, str], source: str = ".env") -> OAuthConfig:
     )
 
 
-def load(env_file: str | os.PathLike | None = None, *, quiet: bool = False) -> OAuthConfig:
-    """Read and check the OAuth client's values.
+def check_redirect_uri(uri: str) -> str | None:
+    """What is wrong with a redirect URI for a local listener, or None if it is fine."""
+    parts = urlsplit(uri)
+    if parts.scheme != "http":
+        return f"must start with http:// (a listener on this machine), not {parts.scheme or '?'}://"
+    host = parts.hostname
+    if host == "localhost":
+        return None  # allowed, with a warning from validate()
+    if host not in ("127.0.0.1", "::1"):
+        return f"must use the loopback address 127.0.0.1 or [::1], not {host!r} (RFC 8252 §7.3)"
+    try:
+        port = parts.port
+    except ValueError:
+        return "has a port that is not a number"
+    if not port:
+        return "needs an explicit port, e.g. http://127.0.0.1:5000/login/oauth2/code/goto"
+    if not parts.path or parts.path == "/":
+        return "needs a path, e.g. /login/oauth2/code/goto"
+    if parts.query or parts.fragment:
+        return "must not have a query or fragment"
+    return None
 
-    ``env_file`` defaults to the nearest ``.env`` in the working folder or a parent. When
-    ``OAUTH_SERVICE_URL`` is unset or empty, the local sandbox is started (or reused) and the
-    config points at it; say ``quiet=True`` to skip the one line that says so.
+
+def _check_service_url(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"must be an address like {GOTO_SERVICE_URL}"
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        return "must use https (only a sandbox on this machine may use plain http)"
+    if parts.path not in ("", "/") or parts.query:
+        return "must be the service's origin only, without a path (the helpers add /oauth/...)"
+    return None
+
+
+# --- settings of this machine's side (the sandbox, the token file), from .env too ------------
+
+
+def env_file_path() -> Path | None:
+    """The .env in use: the nearest one in the working folder or a parent, else None."""
+    found = find_dotenv(usecwd=True)
+    return Path(found) if found else None
+
+
+def setting(name: str) -> str | None:
+    """One of ``LOCAL_SETTINGS``: the environment's value, else the .env's, else None.
+
+    >>> setting("OAUTH_SANDBOX_PORT")    # OAUTH_SANDBOX_PORT=8766 in .env
+    '8766'
     """
-    values, source = _read(env_file)
-    if values.get("OAUTH_AUTHORIZE_BASE_URL"):  # on a class hub (helpers/hub.py)
-        from . import hub
+    if os.environ.get(name) is not None:
+        return os.environ[name].strip()
+    path = env_file_path()
+    value = dotenv_values(path).get(name) if path else None
+    return value.strip() if value is not None else None
 
-        if hub.uses_class_sandbox():
-            values["_SANDBOX"] = "1"
-    if not values.get("OAUTH_SERVICE_URL"):
-        from . import sandbox  # imported only when needed: it is the heavier half of the package
 
-        info = sandbox.ensure_running()
-        values = {
-            "OAUTH_SERVICE_URL": info.url,
-            "OAUTH_CLIENT_ID": info.client_id,
-            "OAUTH_CLIENT_SECRET": info.client_secret,
-            "OAUTH_REDIRECT_URI": values.get("OAUTH_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
-            "OAUTH_SCOPES": values.get("OAUTH_SCOPES", ""),
-            "GOTO_API_URL": info.url,
-            "_SANDBOX": "1",
-        }
-        if not quiet:
-            print(
-                f"Using the local sandbox at {info.url} (OAUTH_SERVICE_URL is not set; "
-                "fill .env to use GoTo)."
-            )
-    config = validate(values, source)
-    if config.authorize_base_url and not quiet:  # on a class hub (helpers/hub.py)
-        from . import hub
-
-        print(hub.where(config))
-    return config
+def setting_path(name: str) -> Path | None:
+    """A file or folder setting; a relative path in .env is relative to the .env's folder."""
+    value = setting(name)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute() and os.environ.get(name) is None:
+        path = env_file_path().parent / path
+    return path

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Literal
 
 from .redact import printable
@@ -38,3 +40,12 @@ def emit(on_event: EventCallback | None, kind: Kind, message: str) -> None:
     if on_event is not None:
         with contextlib.suppress(Exception):
             on_event(kind, printable(message, MAX_MESSAGE))
+
+
+@dataclass(frozen=True)
+class ListenerEvent:
+    """One thing that happened to a listener (``listener.status`` is the latest)."""
+
+    kind: Kind
+    message: str
+    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))

@@ -1,7 +1,7 @@
 """The sign-in flow as a few calls, shared by the notebook views (``ui``) and ``python -m helpers``.
 
-    >>> from helpers import config, flow
-    >>> cfg = config.load()
+    >>> from helpers import connect, flow
+    >>> cfg = connect.load()
     >>> token = flow.sign_in(cfg, on_event=lambda kind, message: print(kind, message))
     waiting Waiting for you to sign in and click Allow.
     received Callback received with the right state; the code is ready.

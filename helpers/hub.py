@@ -18,9 +18,9 @@ hands to this kernel's listener as ``/services/oauth-callback/?code=...``.
 The same service keeps the instructor page: besides the stages the sandbox sees, the kernel
 reports the tutorial error its learner was just shown (``report_error``, from
 helpers/error_display.py) and each exercise's check (``report_exercise``, from
-helpers/exercises.py). Only names, an exercise's number, right or wrong, and a short message
-with every secret masked leave the kernel; in a thread of its own, so a slow or missing service
-never holds up or breaks a cell. Off a class hub they do nothing.
+helpers/exercises/verdict.py). Only names, an exercise's number, right or wrong, and a short
+message with every secret masked leave the kernel; in a thread of its own, so a slow or missing
+service never holds up or breaks a cell. Off a class hub they do nothing.
 
 The classroom's ``jupyterhub_config.py`` sets the variables read here in each learner's
 environment; nothing needs setting by hand.

@@ -78,7 +78,7 @@ def sandbox(tmp_path):
 
 @pytest.fixture
 def sandbox_env(sandbox, clean_env, monkeypatch):
-    """Environment that points config.load() at the test's sandbox, as the notebooks see it."""
+    """Environment that points connect.load() at the test's sandbox, as the notebooks see it."""
     port = int(sandbox.url.rsplit(":", 1)[1])
     monkeypatch.setenv("OAUTH_SANDBOX_DIR", sandbox.info.data_dir)
     monkeypatch.setenv("OAUTH_SANDBOX_PORT", str(port))

@@ -17,7 +17,7 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import callback
+from helpers import callback_http
 from helpers.callback import CallbackListener, CallbackResult, parse_callback_url
 from helpers.errors import (
     AuthorizationDenied,
@@ -367,8 +367,8 @@ def test_half_sent_request_does_not_block_the_callback(listener, uri):
 
 
 def test_idle_connection_is_closed_after_the_read_timeout(monkeypatch, listener, uri):
-    assert callback._Handler.timeout == callback.READ_TIMEOUT  # what the stdlib applies
-    monkeypatch.setattr(callback._Handler, "timeout", 0.3)
+    assert callback_http.Handler.timeout == callback_http.READ_TIMEOUT  # what the stdlib applies
+    monkeypatch.setattr(callback_http.Handler, "timeout", 0.3)
     with socket.create_connection(("127.0.0.1", port_of(uri)), timeout=5) as idle:
         started = time.monotonic()
         assert idle.recv(1024) == b""  # the server hung up on us
@@ -580,7 +580,7 @@ def test_a_head_request_gets_headers_only(listener, uri):
 def test_nothing_reaches_stderr_not_even_for_aborted_or_idle_connections(
     listener, uri, capfd, monkeypatch
 ):
-    monkeypatch.setattr(callback._Handler, "timeout", 0.2)
+    monkeypatch.setattr(callback_http.Handler, "timeout", 0.2)
     idle = socket.create_connection(("127.0.0.1", port_of(uri)))  # times out: the stdlib logs that
     get(uri, "", path="/favicon.ico")
     for _ in range(20):  # a client that sends a request and resets the connection at once
@@ -607,7 +607,7 @@ def test_a_port_that_cannot_be_bound_for_another_reason_is_cannot_listen(uri, mo
     def refuse(server):  # what binding gives where this user may not: EACCES
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(callback._Server, "server_bind", refuse)
+    monkeypatch.setattr(callback_http.Server, "server_bind", refuse)
     with pytest.raises(CannotListen, match="Permission denied"):
         CallbackListener(uri, STATE).start()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import config as cfgmod
+from helpers import connect
 from helpers.errors import ConfigError
 from helpers.loopback import is_loopback
 
@@ -24,7 +25,7 @@ def test_load_reads_dotenv_from_a_parent_folder(clean_env, monkeypatch):
     write_env(clean_env, GOOD)
     (clean_env / "notebooks").mkdir()
     monkeypatch.chdir(clean_env / "notebooks")
-    cfg = cfgmod.load()
+    cfg = connect.load()
     assert cfg.service_url == GOOD["OAUTH_SERVICE_URL"]
     assert cfg.client_secret == GOOD["OAUTH_CLIENT_SECRET"]
     assert cfg.token_url == "https://authentication.logmeininc.com/oauth/token"
@@ -37,7 +38,7 @@ def test_real_environment_variables_win_over_dotenv(clean_env, monkeypatch):
     write_env(clean_env, GOOD)
     monkeypatch.setenv("OAUTH_CLIENT_ID", "from-the-environment")
     monkeypatch.setenv("OAUTH_SCOPES", "messaging.v1.send messaging.v1.read")
-    cfg = cfgmod.load()
+    cfg = connect.load()
     assert cfg.client_id == "from-the-environment"
     assert cfg.scopes == ("messaging.v1.send", "messaging.v1.read")
 
@@ -45,7 +46,7 @@ def test_real_environment_variables_win_over_dotenv(clean_env, monkeypatch):
 def test_every_problem_is_listed_at_once_by_variable_name(clean_env):
     write_env(clean_env, {"OAUTH_SERVICE_URL": "https://authentication.logmeininc.com"})
     with pytest.raises(ConfigError) as caught:
-        cfgmod.load()
+        connect.load()
     assert set(caught.value.problems) == {
         "OAUTH_CLIENT_ID",
         "OAUTH_CLIENT_SECRET",
@@ -60,7 +61,7 @@ def test_placeholders_copied_from_env_example_are_refused(clean_env):
         (cfgmod.Path(cfgmod.__file__).parents[1] / ".env.example").read_text()
     )
     with pytest.raises(ConfigError) as caught:
-        cfgmod.load()
+        connect.load()
     assert "placeholder" in caught.value.problems["OAUTH_CLIENT_ID"]
     assert "placeholder" in caught.value.problems["OAUTH_CLIENT_SECRET"]
 
@@ -152,4 +153,4 @@ def test_config_is_frozen():
 
 def test_a_named_env_file_that_does_not_exist_is_an_error_not_the_sandbox(clean_env):
     with pytest.raises(ConfigError, match="typo.env does not exist"):
-        cfgmod.load(clean_env / "typo.env")
+        connect.load(clean_env / "typo.env")

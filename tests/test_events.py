@@ -29,7 +29,7 @@ def test_emit_shows_no_control_character_and_swallows_a_broken_view():
 
 def test_one_list_of_kinds_covers_what_the_listener_flow_and_ui_use():
     kinds = set(typing.get_args(events.Kind))
-    assert set(ui._KINDS) == kinds
+    assert set(ui.panel._KINDS) == kinds
     assert flow.EventCallback is events.EventCallback is callback.EventCallback
 
 

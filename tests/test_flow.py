@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from helpers import api, config, errors, tokens
+from helpers import api, config, connect, errors, tokens
 from helpers.authorization import AuthorizationRequest
 from helpers.callback import CallbackListener
 from testing.scripted_browser import sign_in
@@ -26,18 +26,18 @@ def signed_in(cfg, **request_options) -> tuple[AuthorizationRequest, tokens.Toke
 
 
 def test_config_load_finds_the_running_sandbox_and_says_so(sandbox_env, capsys):
-    cfg = config.load()
+    cfg = connect.load()
     assert cfg.is_sandbox and cfg.service_url == sandbox_env.url
     assert cfg.client_secret == sandbox_env.info.client_secret
     assert "Using the local sandbox" in capsys.readouterr().out
 
 
 def test_sandbox_secret_holds_characters_that_need_form_encoding(sandbox_env):
-    assert set("+/=") & set(config.load(quiet=True).client_secret)
+    assert set("+/=") & set(connect.load(quiet=True).client_secret)
 
 
 def test_full_sign_in_gives_a_token_the_api_accepts(sandbox_env):
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     _, token = signed_in(cfg)
     assert token.principal == sandbox_env.info.user_email
     assert token.scopes == ("messaging.v1.send",)
@@ -54,12 +54,12 @@ def test_full_sign_in_gives_a_token_the_api_accepts(sandbox_env):
 
 
 def test_the_original_tutorial_request_without_pkce_works_too(sandbox_env):
-    _, token = signed_in(config.load(quiet=True), pkce=False)
+    _, token = signed_in(connect.load(quiet=True), pkce=False)
     assert token.access_token
 
 
 def test_a_code_is_single_use(sandbox_env):
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     request, code = code_for(cfg)
     first = tokens.exchange(cfg, request, code)
     with pytest.raises(errors.InvalidGrant):
@@ -70,7 +70,7 @@ def test_a_code_is_single_use(sandbox_env):
 
 
 def test_a_wrong_secret_is_invalid_client(sandbox_env):
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     request, _ = signed_in(cfg)
     wrong = config.validate(
         {
@@ -85,7 +85,7 @@ def test_a_wrong_secret_is_invalid_client(sandbox_env):
 
 
 def test_refresh_like_goto_keeps_the_refresh_token(sandbox_env):
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     _, token = signed_in(cfg)
     sandbox_env.switches.expire_access_tokens()
     with pytest.raises(errors.InvalidToken):
@@ -97,7 +97,7 @@ def test_refresh_like_goto_keeps_the_refresh_token(sandbox_env):
 
 
 def test_revoked_refresh_token_cannot_refresh(sandbox_env):
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     _, token = signed_in(cfg)
     tokens.revoke(cfg, token)
     with pytest.raises(errors.InvalidGrant):
@@ -105,7 +105,7 @@ def test_revoked_refresh_token_cannot_refresh(sandbox_env):
 
 
 def test_a_token_without_the_scope_is_refused_with_403(sandbox_env):
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     _, token = signed_in(cfg, scopes=["messaging.v1.read"])
     with pytest.raises(errors.InsufficientScope):
         api.send_message(
@@ -118,13 +118,13 @@ def test_a_token_without_the_scope_is_refused_with_403(sandbox_env):
 
 
 def test_a_garbage_token_is_refused_with_401(sandbox_env):
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     with pytest.raises(errors.InvalidToken):
         api.who_am_i(cfg, tokens.Token(access_token="garbage"))
 
 
 def test_denied_consent_is_a_named_error(sandbox_env):
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     request = AuthorizationRequest.new(cfg)
     with CallbackListener(cfg.redirect_uri, request.state) as listener:
         sign_in(request.url, action="deny")
@@ -133,7 +133,7 @@ def test_denied_consent_is_a_named_error(sandbox_env):
 
 
 def test_temporarily_unavailable_is_named(sandbox_env):
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     request, code = code_for(cfg)
     sandbox_env.switches.fail_next_token_request()
     with pytest.raises(errors.TemporarilyUnavailable):
@@ -146,7 +146,7 @@ def test_a_proxy_setting_does_not_hide_the_sandbox_or_break_the_flow(sandbox_env
         monkeypatch.setenv(name, "http://127.0.0.1:9")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    cfg = config.load(quiet=True)  # finds the running sandbox (urllib, in helpers.sandbox)
+    cfg = connect.load(quiet=True)  # finds the running sandbox (urllib, in helpers.sandbox)
     _, token = signed_in(cfg)
     assert api.who_am_i(cfg, token)["userName"] == sandbox_env.info.user_email
     sandbox_faults = __import__("helpers.sandbox", fromlist=["faults"]).faults(cfg.service_url)

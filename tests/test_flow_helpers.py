@@ -9,8 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from helpers import config as settings
-from helpers import flow
+from helpers import connect, flow
 from helpers.authorization import AuthorizationRequest
 from helpers.errors import CallbackTimeout, SandboxStopped
 from helpers.tokens import Token, TokenStore
@@ -70,7 +69,7 @@ def test_the_wait_ends_with_sandbox_stopped_when_the_sandbox_stops_answering(
     sandbox_env, monkeypatch
 ):
     monkeypatch.setattr(flow, "HEALTH_EVERY", 0.2)
-    cfg = settings.load(quiet=True)
+    cfg = connect.load(quiet=True)
     request = AuthorizationRequest.new(cfg)
     events = []
     threading.Timer(0.5, sandbox_env.stop).start()  # the sandbox goes away mid-sign-in
@@ -90,7 +89,7 @@ def test_the_wait_ends_with_sandbox_stopped_when_the_sandbox_stops_answering(
 
 def test_a_sandbox_that_answers_is_not_reported(sandbox_env, monkeypatch):
     monkeypatch.setattr(flow, "HEALTH_EVERY", 0.1)
-    cfg = settings.load(quiet=True)
+    cfg = connect.load(quiet=True)
     with pytest.raises(CallbackTimeout):  # ten looks at /health, all answered
         flow.wait_for_code(
             AuthorizationRequest.new(cfg), timeout=1, open_browser=False, sandbox=cfg.service_url

@@ -332,9 +332,9 @@ def _refused(call) -> str:
 def test_a_wrong_pkce_verifier_is_explained_as_pkce_not_as_a_used_code(sandbox_env):
     from dataclasses import replace
 
-    from helpers import config
+    from helpers import connect
 
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     request, code = _sandbox_code(cfg)
     thief = replace(request, code_verifier="x" * 43)
     said = _refused(lambda: tokens.exchange(cfg, thief, code))
@@ -345,9 +345,9 @@ def test_a_wrong_pkce_verifier_is_explained_as_pkce_not_as_a_used_code(sandbox_e
 def test_a_replayed_code_and_a_redirect_mismatch_each_get_their_own_advice(sandbox_env):
     from dataclasses import replace
 
-    from helpers import config
+    from helpers import connect
 
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     request, code = _sandbox_code(cfg)
     tokens.exchange(cfg, request, code)
     replayed = _refused(lambda: tokens.exchange(cfg, request, code))
@@ -362,9 +362,9 @@ def test_a_replayed_code_and_a_redirect_mismatch_each_get_their_own_advice(sandb
 
 
 def test_a_refresh_after_revocation_talks_about_refresh_tokens_not_codes(sandbox_env):
-    from helpers import config
+    from helpers import connect
 
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     request, code = _sandbox_code(cfg)
     token = tokens.exchange(cfg, request, code)
     tokens.revoke(cfg, token)
@@ -377,9 +377,9 @@ def test_a_refresh_after_revocation_talks_about_refresh_tokens_not_codes(sandbox
 
 
 def test_the_401_advice_says_each_thing_once(sandbox_env):
-    from helpers import api, config
+    from helpers import api, connect
 
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     with pytest.raises(errors.InvalidToken) as caught:
         api.who_am_i(cfg, tokens.Token(access_token="not-a-real-token-at-all"))
     said = str(caught.value)

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from helpers import config, ui
+from helpers import connect, ui
 from helpers.authorization import AuthorizationRequest
 from helpers.errors import AuthorizationDenied, SandboxStopped
 from helpers.tokens import Token, TokenStore
@@ -324,7 +324,7 @@ def wait_until(condition, seconds: float = 10.0) -> bool:
 
 def test_the_panel_of_a_hand_run_listener_says_when_the_sandbox_stops(sandbox_env, monkeypatch):
     monkeypatch.setattr(ui.flow, "HEALTH_EVERY", 0.2)
-    request = AuthorizationRequest.new(config.load(quiet=True))
+    request = AuthorizationRequest.new(connect.load(quiet=True))
     panel = ui.SignInPanel(request.url, widgets=True)
     panel.start_countdown(300)  # as notebooks 03 and 06 do before listener.wait()
     time.sleep(0.6)
@@ -337,7 +337,7 @@ def test_the_panel_of_a_hand_run_listener_says_when_the_sandbox_stops(sandbox_en
 
 def test_wait_for_callback_watches_the_configured_sandbox(sandbox_env, monkeypatch):
     monkeypatch.setattr(ui.flow, "HEALTH_EVERY", 0.2)
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     request = AuthorizationRequest.new(cfg)
     panel = ui.SignInPanel(request.url, widgets=True)
     threading.Timer(0.5, sandbox_env.stop).start()
@@ -391,7 +391,7 @@ def notebook_cell():
 
     yield run
     InteractiveShell.clear_instance()
-    ui._last_sign_in = None
+    ui.repeat._last_sign_in = None
 
 
 def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(

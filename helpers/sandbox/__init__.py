@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import SandboxError
-from .control import Faults, faults
+from .control import Faults, faults, stop_running
 from .defaults import DEFAULT_PORT
 from .process import (
     SandboxInfo,
@@ -36,7 +36,6 @@ from .process import (
     ensure_running,
     next_free_port,
     recorded_info,
-    stop_running,
 )
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SandboxError
+from .control import stop_running
 from .defaults import (
     ACCESS_TOKEN_LIFETIME,
     CODE_LIFETIME,
@@ -24,7 +25,7 @@ from .defaults import (
     REFRESH_MODES,
     REFRESH_TOKEN_LIFETIME,
 )
-from .process import _resolve, next_free_port, recorded_info, stop_running
+from .process import _resolve, next_free_port, recorded_info
 
 
 def _port(text: str) -> int:

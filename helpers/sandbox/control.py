@@ -1,7 +1,9 @@
 """Stop a running sandbox or flip its fault switches, over HTTP, as its owner.
 
-    >>> from helpers.sandbox import faults
+    >>> from helpers.sandbox import faults, stop_running
     >>> faults(info.url).fail_next_token_request()   # the next token request answers 503
+    >>> stop_running()                               # only this data folder's sandbox
+    True
 
 Each call carries the sandbox's control token (``X-Sandbox-Control``), read from its state
 file: only the user who started the sandbox can read that file, so only they can do this.
@@ -13,12 +15,24 @@ import functools
 import inspect
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 
 from ..errors import SandboxError
 from .defaults import CONTROL_HEADER
-from .process import _control_token, _open
+from .process import (
+    SERVICE,
+    STATE_FILE,
+    _control_token,
+    _get_json,
+    _health,
+    _open,
+    _pid_alive,
+    _read_state,
+    _resolve,
+    _same_dir,
+)
 from .switches import OVER_HTTP, Switches
 
 
@@ -90,3 +104,48 @@ for _http_name, _method in OVER_HTTP.items():
 def faults(url: str) -> Faults:
     """The fault switches of the sandbox at ``url``: ``faults(info.url).expire_access_tokens()``."""
     return Faults(url)
+
+
+def stop_running(*, data_dir=None, port=None, timeout: float = 5.0) -> bool:
+    """Stop the sandbox of this data folder: True if one stopped, False if none was running.
+
+    Only its own: the sandbox is found through the folder's state file, and told to stop with
+    the control token in it. A sandbox of another folder on the port is left running, and a
+    ``SandboxError`` says whose it is.
+    """
+    data_dir, port = _resolve(data_dir, port)
+    state = _read_state(data_dir)
+    url = state.get("url") if state else None
+    if url:
+        health = _get_json(url + "/health")
+        if (
+            health
+            and health.get("service") == SERVICE
+            and _same_dir(health.get("data_dir"), data_dir)
+            and health.get("pid") == state.get("pid")
+        ):
+            Faults(url, token=state.get("control_token", "")).shutdown()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and _get_json(url + "/health", 0.3):
+                time.sleep(0.05)
+            # It removes its state file last, just before its process ends.
+            while time.monotonic() < deadline and _read_state(data_dir) == state:
+                time.sleep(0.05)
+            return True
+    if state is not None and not _pid_alive(state.get("pid")):
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+    health = _health(port)
+    if health and health.get("service") == SERVICE:
+        where = health.get("data_dir")
+        if not _same_dir(where, data_dir):
+            raise SandboxError(
+                f"Port {port} holds the sandbox of another data folder ({where}), not this "
+                f"one ({data_dir}): it was left running. Its owner can stop it with "
+                f"`python -m helpers.sandbox stop --data-dir {where}`."
+            )
+        raise SandboxError(
+            f"The sandbox on port {port} uses this data folder, but its state file "
+            f"({data_dir / STATE_FILE}) is gone, so it cannot be asked to stop: end its process "
+            f"(pid {health.get('pid')}) instead."
+        )
+    return False

@@ -1,9 +1,7 @@
-"""The background sandbox as a process: find it, start it, stop it (only its own).
+"""The background sandbox as a process: find it, start it (``control.stop_running`` stops it).
 
     >>> from helpers.sandbox import process
     >>> info = process.ensure_running()     # reuses this data folder's sandbox, or starts one
-    >>> process.stop_running()              # only this data folder's sandbox
-    True
 
 A background sandbox is a detached ``python -m helpers.sandbox`` process; its state file
 (``sandbox.json`` in its data folder, mode 0600) says where it listens, its demo credentials
@@ -355,53 +353,6 @@ def ensure_running(*, data_dir=None, port=None, timeout: float = 15.0) -> Sandbo
         f"See its log at {data_dir / LOG_FILE}, or run `python -m helpers.sandbox` in a "
         "terminal to see what goes wrong."
     )
-
-
-def stop_running(*, data_dir=None, port=None, timeout: float = 5.0) -> bool:
-    """Stop the sandbox of this data folder: True if one stopped, False if none was running.
-
-    Only its own: the sandbox is found through the folder's state file, and told to stop with
-    the control token in it. A sandbox of another folder on the port is left running, and a
-    ``SandboxError`` says whose it is.
-    """
-    data_dir, port = _resolve(data_dir, port)
-    state = _read_state(data_dir)
-    url = state.get("url") if state else None
-    if url:
-        health = _get_json(url + "/health")
-        if (
-            health
-            and health.get("service") == SERVICE
-            and _same_dir(health.get("data_dir"), data_dir)
-            and health.get("pid") == state.get("pid")
-        ):
-            from .control import Faults
-
-            Faults(url, token=state.get("control_token", "")).shutdown()
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and _get_json(url + "/health", 0.3):
-                time.sleep(0.05)
-            # It removes its state file last, just before its process ends.
-            while time.monotonic() < deadline and _read_state(data_dir) == state:
-                time.sleep(0.05)
-            return True
-    if state is not None and not _pid_alive(state.get("pid")):
-        (data_dir / STATE_FILE).unlink(missing_ok=True)
-    health = _health(port)
-    if health and health.get("service") == SERVICE:
-        where = health.get("data_dir")
-        if not _same_dir(where, data_dir):
-            raise SandboxError(
-                f"Port {port} holds the sandbox of another data folder ({where}), not this "
-                f"one ({data_dir}): it was left running. Its owner can stop it with "
-                f"`python -m helpers.sandbox stop --data-dir {where}`."
-            )
-        raise SandboxError(
-            f"The sandbox on port {port} uses this data folder, but its state file "
-            f"({data_dir / STATE_FILE}) is gone, so it cannot be asked to stop: end its process "
-            f"(pid {health.get('pid')}) instead."
-        )
-    return False
 
 
 def debug_url(url: str) -> str:

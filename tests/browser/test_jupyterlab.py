@@ -254,7 +254,7 @@ WAITING = re.compile(r"Waiting for you to sign in and click (Allow|Deny)\. \(\d+
 
 def _sign_in_link(where):
     # A link styled as a button (it must work while the kernel is busy waiting): whichever
-    # role helpers/ui.py gives it, a learner finds it by its name.
+    # role helpers/ui/ gives it, a learner finds it by its name.
     return where.get_by_role("button", name=SIGN_IN_LINK).or_(
         where.get_by_role("link", name=SIGN_IN_LINK)
     )
@@ -436,9 +436,9 @@ def test_notebook_6_walks_every_lab_and_the_last_one_asks_for_deny(
 # --- what a learner sees of an error, of ■, and of Shift+Enter on a waiting sign-in -------------
 
 SETUP = (
-    "from helpers import config, ui\n"
+    "from helpers import connect, ui\n"
     "from helpers.authorization import AuthorizationRequest\n"
-    "cfg = config.load(quiet=True)"
+    "cfg = connect.load(quiet=True)"
 )
 
 

@@ -1,4 +1,4 @@
-"""What a learner's kernel makes of the class hub's environment (helpers/hub.py, config.load),
+"""What a learner's kernel makes of the class hub's environment (helpers/hub.py, connect.load),
 and what it reports to the instructor page."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from helpers import config, exercises, hub
+from helpers import connect, exercises, hub
 from helpers.errors import ClassroomError, ConfigError
 
 HUB_ENV = {
@@ -43,7 +43,7 @@ def test_off_a_hub_nothing_changes(clean_env, monkeypatch):
 
 
 def test_on_the_class_hub_the_config_says_where_each_channel_goes(on_hub, capsys):
-    cfg = config.load()
+    cfg = connect.load()
     line = capsys.readouterr().out.strip()
     assert line.count("\n") == 0 and line.startswith("On JupyterHub:")
     assert "https://hub.example.org/services/oauth-sandbox (front channel)" in line
@@ -67,13 +67,13 @@ def test_the_listener_gets_its_own_port_and_the_class_callbacks_path(on_hub):
 def test_a_class_redirect_uri_must_be_https_off_this_machine(on_hub):
     on_hub.setenv("OAUTH_REDIRECT_URI", "http://hub.example.org/services/oauth-callback/")
     with pytest.raises(ConfigError, match="must use https"):
-        config.load()
+        connect.load()
 
 
 def test_an_unreachable_class_callback_service_is_a_named_error(on_hub):
     from helpers.authorization import AuthorizationRequest
 
-    cfg = config.load(quiet=True)
+    cfg = connect.load(quiet=True)
     with pytest.raises(ClassroomError, match="cannot be reached"):
         AuthorizationRequest.new(cfg)  # port 9 (discard): nothing listens
 

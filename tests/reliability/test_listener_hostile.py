@@ -30,7 +30,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import callback
+from helpers import callback_http
 from helpers.callback import CallbackListener
 from helpers.errors import AuthorizationDenied, AuthorizationFailed
 from testing.ports import can_bind, free_port
@@ -353,7 +353,7 @@ def test_oversized_lines_headers_and_bodies_are_refused_and_the_listener_survive
 def test_many_idle_and_half_sent_connections_neither_block_nor_leak(monkeypatch, baseline):
     """64 idle preconnects and 64 half-sent requests at once; the callback still gets through,
     and every one of them is closed by the server after the read timeout."""
-    monkeypatch.setattr(callback._Handler, "timeout", 0.5)
+    monkeypatch.setattr(callback_http.Handler, "timeout", 0.5)
     threads_before, fds_before = baseline
     lst, uri, state, events = new_listener()
     port = lst.port
