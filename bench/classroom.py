@@ -14,6 +14,10 @@ starts every learner's flow together, spread over one client process per core:
 The last hop goes straight to the listener's port: K single-user servers (one JupyterLab each)
 do not fit on the benchmark's machine, and that hop is jupyter-server-proxy's, measured by the
 tests, not the class's. Throughput = K / (first start → last token); latencies per learner.
+After its token, each learner's kernel also sends the two reports a notebook sends (an exercise
+checked, an error shown), outside the timed flow. Then the instructor page, with every class's
+learners on it (K × repeats), is asked for ``--page-samples`` times as HTML and as JSON by a
+signed-in instructor: its median time to answer.
 Not part of the pytest suite; asserts no timings.
 """
 
@@ -114,6 +118,9 @@ def _worker(hub: dict, learners: list[tuple[str, str, int]], ready, go, results)
         if got.principal != name:
             raise AssertionError(f"{name} got {got.principal}'s token")
         steps["total"] = time.monotonic() - began
+        seat.report({"exercise": "4.1", "status": "right"})
+        seat.report({"error": "InvalidGrant", "message": "The code was already used."})
+        steps["reports"] = time.monotonic() - last
         return steps
 
     timings, errors = [], []
@@ -175,6 +182,24 @@ def one_class(hub, k: int, workers: int, run: int) -> dict:
     }
 
 
+def instructor_page(hub, samples: int) -> dict:
+    """The instructor page's median time to answer, as HTML and as JSON, and its row count."""
+    browser = hub.session("teacher")
+    url = hub.url + "/services/oauth-callback/instructor"
+    assert browser.get(url, timeout=60).status_code == 200  # the hub's OAuth round trip, once
+    result = {}
+    for suffix in ("", ".json"):
+        times = []
+        for _ in range(samples):
+            began = time.perf_counter()
+            answer = browser.get(url + suffix, timeout=60)
+            times.append(time.perf_counter() - began)
+            assert answer.status_code == 200, answer.text[:300]
+        result[suffix.lstrip(".") or "html"] = median(times)
+    result["learners"] = len(browser.get(url + ".json", timeout=60).json()["learners"])
+    return result
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m bench.classroom", description=__doc__.split("\n")[0]
@@ -182,6 +207,7 @@ def main(argv=None) -> int:
     p.add_argument("--learners", type=int, default=200, help="K learners at once (default 200)")
     p.add_argument("--repeats", type=int, default=3, help="classes in a row (default 3)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="client processes")
+    p.add_argument("--page-samples", type=int, default=21, help="instructor page requests")
     p.add_argument("--json", help="also write the raw results here")
     args = p.parse_args(argv)
     print(json.dumps(machine(), indent=1), flush=True)
@@ -190,6 +216,7 @@ def main(argv=None) -> int:
         start_hub(Path(tmp), learners=(), instructors=("teacher",)) as hub,
     ):
         runs = [one_class(hub, args.learners, args.workers, r) for r in range(args.repeats)]
+        page = instructor_page(hub, args.page_samples)
     for r in runs:
         print(
             f"K = {r['k']}: {r['throughput']:.0f} sign-ins/s; p50 {ms(r['p50'])}, "
@@ -200,8 +227,12 @@ def main(argv=None) -> int:
         f"median of {len(runs)}: {median([r['throughput'] for r in runs]):.0f} sign-ins/s, "
         f"p99 {ms(median([r['p99'] for r in runs]))}, errors {sum(len(r['errors']) for r in runs)}"
     )
+    print(
+        f"instructor page, {page['learners']} learners: median {ms(page['html'])} (HTML), "
+        f"{ms(page['json'])} (JSON), of {args.page_samples} each"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps(runs, indent=1))
+        Path(args.json).write_text(json.dumps({"classes": runs, "instructor_page": page}, indent=1))
     return 1 if any(r["errors"] for r in runs) else 0
 
 

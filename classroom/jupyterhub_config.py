@@ -8,7 +8,8 @@ defaults; the hub's database, secrets and the learners' home folders go to CLASS
     CLASSROOM_PUBLIC_URL    where browsers reach the hub          (http://127.0.0.1:8000)
     CLASSROOM_LEARNERS      learners' hub names, comma-separated  (alice,bob)
     CLASSROOM_INSTRUCTORS   instructors' hub names                (teacher)
-    CLASSROOM_PASSWORD      the shared hub password of the built-in "dummy" authenticator
+    CLASSROOM_PASSWORD      the shared hub password of the built-in "shared-password"
+                            authenticator, 8 characters or more (classroom)
                             (a trial only: use a real authenticator for a class)
     CLASSROOM_STATE_DIR     the hub's state                        (classroom/.state)
     CLASSROOM_HUB_PORT, CLASSROOM_PROXY_API_PORT, CLASSROOM_SANDBOX_PORT, CLASSROOM_ROUTER_PORT
@@ -60,7 +61,8 @@ def kept_secret(name: str) -> str:
 CLASS_SECRET = kept_secret("class-secret")  # learners' sandbox passwords are HMACs under it
 CLIENT_ID = "classroom"
 CLIENT_SECRET = kept_secret("client-secret")
-EVENTS = STATE / "progress.jsonl"
+EVENTS = STATE / "progress.jsonl"  # the sandbox's: each learner's stages
+CLASS_EVENTS = STATE / "class-events.jsonl"  # the callback service's: URLs built, kernels' reports
 SANDBOX_FRONT = PUBLIC_URL + "/services/oauth-sandbox"
 CLASS_CALLBACK = PUBLIC_URL + "/services/oauth-callback/"
 
@@ -77,8 +79,8 @@ c.ConfigurableHTTPProxy.auth_token = kept_secret("proxy-token")  # a leftover pr
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
 
 # --- who may sign in -------------------------------------------------------------------------
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = env("CLASSROOM_PASSWORD", "classroom")
+c.JupyterHub.authenticator_class = "shared-password"  # one password for all (JupyterHub 5.3+)
+c.SharedPasswordAuthenticator.user_password = env("CLASSROOM_PASSWORD", "classroom")
 c.Authenticator.allowed_users = set(LEARNERS + INSTRUCTORS)
 c.JupyterHub.load_groups = {"instructors": {"users": INSTRUCTORS}}
 c.JupyterHub.load_roles = [
@@ -86,6 +88,13 @@ c.JupyterHub.load_roles = [
         "name": "instructor",
         "groups": ["instructors"],
         "scopes": ["access:services!service=oauth-callback"],
+    },
+    {
+        # The instructor page lists the whole class: the hub's users (names and the admin
+        # flag), less the instructors group. Nothing more: no servers, tokens or activity.
+        "name": "class-roster",
+        "services": ["oauth-callback"],
+        "scopes": ["list:users", "read:users:name", "read:groups!group=instructors"],
     },
 ]
 
@@ -97,16 +106,27 @@ c.Spawner.default_url = "/lab"
 c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
 
 
+def learner_home(spawner) -> Path:
+    return Path(spawner.home_dir_template.format(username=spawner.user.name))
+
+
 def hand_out_notebooks(spawner) -> None:
     """Copy the tutorial's notebooks into a new learner's home (nbgitpuller does this on a
     real hub: see the README)."""
-    home = Path(spawner.home_dir_template.format(username=spawner.user.name))
+    home = learner_home(spawner)
     if not (home / "notebooks").exists():
         home.mkdir(parents=True, exist_ok=True)
         shutil.copytree(REPO / "notebooks", home / "notebooks")
 
 
 c.Spawner.pre_spawn_hook = hand_out_notebooks
+
+
+def token_file(spawner) -> str:
+    """Where this learner's notebooks save their token: in their own home. (The tutorial's
+    default, the repository's root, would be one file for the whole class, and one learner's
+    notebook 5 would call the API with the token another learner saved last.)"""
+    return str(learner_home(spawner) / ".tokens.json")
 
 
 def sandbox_password(spawner) -> str:
@@ -126,6 +146,7 @@ c.Spawner.environment = {
     "OAUTH_REDIRECT_URI": CLASS_CALLBACK,  # the class's ONE redirect URI
     "OAUTH_CLASS_ROUTER_URL": f"http://127.0.0.1:{ROUTER_PORT}/services/oauth-callback/",
     "OAUTH_SANDBOX_PASSWORD": sandbox_password,  # this learner's, and only theirs
+    "OAUTH_TOKEN_FILE": token_file,  # this learner's too
 }
 
 # --- the two services ------------------------------------------------------------------------
@@ -163,7 +184,10 @@ c.JupyterHub.services = [
         "name": "oauth-callback",
         "url": f"http://127.0.0.1:{ROUTER_PORT}",
         "command": [PYTHON, str(HERE / "router.py")],
-        "environment": {"OAUTH_SANDBOX_EVENTS_FILE": str(EVENTS)},
+        "environment": {
+            "OAUTH_SANDBOX_EVENTS_FILE": str(EVENTS),
+            "OAUTH_CLASS_EVENTS_FILE": str(CLASS_EVENTS),
+        },
         "oauth_no_confirm": True,
     },
 ]

@@ -11,9 +11,15 @@ Routes, under the service's prefix (``/services/oauth-callback/``):
   Any other ``state`` (a forged or replayed callback) is sent nowhere.
 - ``POST /api/pending`` ``{"state", "port"}``: a kernel registers its attempt, authenticated as
   its hub user by the token JupyterHub gave its server (``Authorization: token ...``).
-- ``GET  /instructor``: each learner's furthest stage, for the instructors group (the hub
-  itself refuses everyone without ``access:services`` for this service, which the config grants
-  that group; the page checks the group again). Put the hub's admins in the group too.
+- ``POST /api/report`` ``{"error", "message"}`` or ``{"exercise", "status"}``: a kernel reports
+  the tutorial error its learner was just shown, or an exercise's check (helpers/hub.py); the
+  same authentication.
+- ``GET  /instructor`` (and ``/instructor.json``, its twin for scripts, which send an
+  instructor's hub token as ``Authorization: token ...``): the whole class from the hub's list
+  of users, each learner's furthest stage, last error and exercises, who is stuck longest first
+  (classroom/roster.py). For the instructors group and the hub's admins (the hub itself refuses
+  everyone without ``access:services`` for this service, which the config grants that group
+  and JupyterHub's admin role has; the page checks again).
 
 The stages past "URL built" come from the sandbox's progress file (helpers/sandbox/hub.py).
 """
@@ -21,24 +27,30 @@ The stages past "URL built" come from the sandbox's progress file (helpers/sandb
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
+import re
 import signal
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from jupyterhub.services.auth import HubAuth, HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
+from roster import Progress, as_json, render_html, roster  # beside this file
 from tornado import ioloop, web
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-#: The stages of one sign-in, in order; the instructor page shows the furthest.
-STAGES = ("URL built", "signed in", "allowed", "denied", "token", "API call", "refresh", "revoke")
-RANK = {stage: i for i, stage in enumerate(STAGES)}
-RANK["denied"] = RANK["allowed"]  # one step: the consent page's answer
 PENDING_LIFETIME = 15 * 60  # seconds a registered attempt waits for its callback
+#: What a kernel's report may hold: a class name, a short message, an exercise's number.
+ERROR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,79}")
+EXERCISE = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}")
+RESULTS = ("right", "wrong")
+#: Seconds the hub's list of the class is kept: the page refreshes every 5 s, the list changes
+#: when the teacher restarts the hub (and each answer costs the hub ~0.1 s for 200 users).
+CLASS_LIST_MAX_AGE = 60
+MESSAGE_LIMIT = 300
 
 
 def _digest(state: str) -> str:
@@ -47,12 +59,12 @@ def _digest(state: str) -> str:
 
 
 class Registry:
-    """Pending attempts (digest of state -> user, port) and each learner's furthest stage."""
+    """Pending attempts: digest of state -> (user, port, expiry). Each registration is the
+    learner's "URL built" in ``progress``."""
 
-    def __init__(self, events_file: Path | None) -> None:
-        self.events_file = events_file
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
         self._pending: dict[str, tuple[str, int, float]] = {}
-        self._built: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def register(self, user: str, state: str, port: int) -> str | None:
@@ -64,7 +76,7 @@ class Registry:
                 if other_port == port and other != user:
                     return f"port {port} is another learner's: restart your kernel"
             self._pending[_digest(state)] = (user, port, now + PENDING_LIFETIME)
-            self._built[user] = now
+        self.progress.record(user, stage="URL built")
         return None
 
     def take(self, state: str) -> tuple[str, int] | None:
@@ -74,25 +86,6 @@ class Registry:
         if entry is None or entry[2] < time.time():
             return None
         return entry[0], entry[1]
-
-    def progress(self) -> dict[str, tuple[str, float]]:
-        """Each learner's furthest stage and when they reached it."""
-        best: dict[str, tuple[str, float]] = {u: ("URL built", t) for u, t in self._built.items()}
-        lines: list[str] = []
-        if self.events_file is not None and self.events_file.is_file():
-            lines = self.events_file.read_text("utf-8").splitlines()
-        for line in lines:
-            try:
-                event = json.loads(line)
-                user, stage, when = str(event["user"]), str(event["stage"]), float(event["time"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            if stage not in RANK:
-                continue
-            current = best.get(user)
-            if current is None or RANK[stage] >= RANK[current[0]]:
-                best[user] = (stage, when)
-        return best
 
 
 class ClassCallback(web.RequestHandler):
@@ -120,8 +113,8 @@ class ClassCallback(web.RequestHandler):
         self.redirect(target + "?" + urlencode(query))
 
 
-class Pending(web.RequestHandler):
-    """POST /api/pending: a kernel registers the state of its attempt and its listener's port."""
+class KernelAPI(web.RequestHandler):
+    """What a learner's kernel posts: JSON, authenticated by its server's hub token."""
 
     def check_xsrf_cookie(self) -> None:  # token-authenticated API: no cookies involved
         pass
@@ -130,69 +123,149 @@ class Pending(web.RequestHandler):
         error = kwargs.get("exc_info", (None, None))[1]
         self.finish({"error": getattr(error, "log_message", None) or self._reason})
 
-    async def post(self) -> None:
+    async def learner(self) -> str:
+        """The hub user whose token came with the request; else 403."""
         auth = self.request.headers.get("Authorization", "").split()
         token = auth[1] if len(auth) == 2 and auth[0].lower() == "token" else ""
         hub_auth = self.settings["hub_auth"]
         model = await hub_auth.user_for_token(token, sync=False) if token else None
         if not model or model.get("kind", "user") != "user":
             raise web.HTTPError(403, "a learner's hub token is needed")
+        return model["name"]
+
+    def body(self, usage: str) -> dict:
         try:
             data = json.loads(self.request.body or b"{}")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, f"send {usage}")
+        return data
+
+
+class Pending(KernelAPI):
+    """POST /api/pending: a kernel registers the state of its attempt and its listener's port."""
+
+    async def post(self) -> None:
+        user = await self.learner()
+        usage = '{"state": "...", "port": 12345}'
+        try:
+            data = self.body(usage)
             state, port = str(data["state"]), int(data["port"])
         except (ValueError, KeyError, TypeError):
-            raise web.HTTPError(400, 'send {"state": "...", "port": 12345}') from None
+            raise web.HTTPError(400, f"send {usage}") from None
         if not state or not 1024 <= port <= 65535:
             raise web.HTTPError(400, "state must be set and port from 1024 to 65535")
-        why = self.settings["registry"].register(model["name"], state, port)
+        why = self.settings["registry"].register(user, state, port)
         if why:
             raise web.HTTPError(409, why)
         self.finish({"ok": True})
 
 
+class Report(KernelAPI):
+    """POST /api/report: the error a learner was shown, or an exercise's check, for the
+    instructor page. Names and short texts only; the page escapes them."""
+
+    async def post(self) -> None:
+        user = await self.learner()
+        usage = '{"error": "ClassName", "message": "..."} or {"exercise": "2.1", "status": "right"}'
+        data = self.body(usage)
+        error, exercise = data.get("error"), data.get("exercise")
+        message, status = data.get("message", ""), data.get("status")
+        if isinstance(error, str) and ERROR_NAME.fullmatch(error) and isinstance(message, str):
+            event = {"error": error, "message": message[:MESSAGE_LIMIT]}
+        elif isinstance(exercise, str) and EXERCISE.fullmatch(exercise) and status in RESULTS:
+            event = {"exercise": exercise, "status": status}
+        else:
+            raise web.HTTPError(400, f"send {usage}")
+        self.settings["progress"].record(user, **event)
+        self.finish({"ok": True})
+
+
 class Instructor(HubOAuthenticated, web.RequestHandler):
-    """GET /instructor: who reached which stage, refreshed every few seconds."""
+    """GET /instructor (HTML, refreshed every few seconds) and /instructor.json: the class."""
 
     @web.authenticated
-    def get(self) -> None:
+    async def get(self, suffix: str = "") -> None:
         user = self.current_user
         group = self.settings["instructors_group"]
-        if group not in (user.get("groups") or []):
-            raise web.HTTPError(403, f"for the {group} group only")
-        rows = sorted(self.settings["registry"].progress().items())
-        body = "".join(
-            f"<tr><td class='learner'>{html.escape(name)}</td>"
-            f"<td class='stage'>{html.escape(stage)}</td>"
-            f"<td>{time.strftime('%H:%M:%S', time.localtime(when))}</td></tr>"
-            for name, (stage, when) in rows
-        )
+        if group not in (user.get("groups") or []) and not user.get("admin"):
+            raise web.HTTPError(403, f"for the {group} group and the hub's admins only")
+        names, note = await class_learners(self.settings)
+        rows = roster(self.settings["progress"].learners(), names)
         self.set_header("Cache-Control", "no-store")
-        self.finish(
-            "<!doctype html><meta charset='utf-8'><meta http-equiv='refresh' content='5'>"
-            "<title>Class progress</title><h1>Class progress</h1>"
-            f"<p>Stages, in order: {html.escape(', '.join(STAGES))}. Refreshes every 5 s.</p>"
-            "<table><thead><tr><th>Learner</th><th>Furthest stage</th><th>At</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>"
+        if suffix == ".json":
+            self.finish(as_json(rows, note))
+        else:
+            self.finish(render_html(rows, note))
+
+
+async def class_learners(settings) -> tuple[list[str] | None, str]:
+    """The class's learners, from the hub's REST API: its users, less the instructors group and
+    the hub's admins, kept ``CLASS_LIST_MAX_AGE`` seconds. Or (None, why) when the hub cannot
+    say (and the next call asks again).
+
+    The service's own token needs ``list:users``, ``read:users:name`` (names and the admin
+    flag) and ``read:groups!group=<the group>`` (classroom/jupyterhub_config.py grants them).
+    """
+    kept = settings["class_list"]
+    if kept and kept[0] > time.monotonic() - CLASS_LIST_MAX_AGE:
+        return kept[1], ""
+    api, group = settings["hub_api_url"], settings["instructors_group"]
+    headers = {
+        "Authorization": f"token {settings['hub_api_token']}",
+        "Accept": "application/jupyterhub-pagination+json",
+    }
+    client = AsyncHTTPClient()
+    try:
+        answer = await client.fetch(
+            url_path_join(api, "groups", quote(group, safe="")), headers=headers, raise_error=False
         )
+        if answer.code not in (200, 404):  # 404: nobody is in the group yet
+            answer.rethrow()
+        instructors = set(json.loads(answer.body)["users"]) if answer.code == 200 else set()
+        users, offset = [], 0
+        while offset is not None:
+            answer = await client.fetch(
+                url_path_join(api, f"users?offset={offset}&limit=200"), headers=headers
+            )
+            page = json.loads(answer.body)
+            users += page["items"]
+            offset = (page["_pagination"].get("next") or {}).get("offset")
+    except (OSError, HTTPClientError, ValueError, KeyError, TypeError) as e:
+        return None, (
+            f"The hub's list of users could not be read ({e}): only learners who have started "
+            "are shown. Check the oauth-callback service's role in jupyterhub_config.py."
+        )
+    learners = [u["name"] for u in users if u["name"] not in instructors and not u.get("admin")]
+    kept[:] = [time.monotonic(), sorted(learners)]
+    return kept[1], ""
 
 
 def make_app(environ=None) -> web.Application:
     env = os.environ if environ is None else environ
     prefix = env["JUPYTERHUB_SERVICE_PREFIX"]
     events = env.get("OAUTH_SANDBOX_EVENTS_FILE")
-    hub_oauth = HubOAuth(api_token=env["JUPYTERHUB_API_TOKEN"], cache_max_age=60)
+    reports = env.get("OAUTH_CLASS_EVENTS_FILE")
+    progress = Progress(Path(reports) if reports else None, Path(events) if events else None)
+    hub_auth = HubAuth(api_token=env["JUPYTERHUB_API_TOKEN"], cache_max_age=60)
     return web.Application(
         [
             (prefix, ClassCallback),
             (url_path_join(prefix, "api/pending"), Pending),
-            (url_path_join(prefix, "instructor"), Instructor),
+            (url_path_join(prefix, "api/report"), Report),
+            (url_path_join(prefix, "instructor") + r"(\.json)?", Instructor),
             (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
         ],
         prefix=prefix,
         hub_base_url=env.get("JUPYTERHUB_BASE_URL", "/"),
-        hub_auth=HubAuth(api_token=env["JUPYTERHUB_API_TOKEN"], cache_max_age=60),
-        hub_oauth=hub_oauth,
-        registry=Registry(Path(events) if events else None),
+        hub_auth=hub_auth,
+        hub_oauth=HubOAuth(api_token=env["JUPYTERHUB_API_TOKEN"], cache_max_age=60),
+        hub_api_url=hub_auth.api_url,
+        hub_api_token=env["JUPYTERHUB_API_TOKEN"],
+        progress=progress,
+        class_list=[],  # [when, names]: the hub's last answer
+        registry=Registry(progress),
         instructors_group=env.get("OAUTH_CLASS_INSTRUCTORS_GROUP", "instructors"),
         cookie_secret=os.urandom(32),
         xsrf_cookies=False,

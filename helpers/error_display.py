@@ -9,6 +9,8 @@ IPython calls ``show`` (through ``InteractiveShell.set_custom_exc``) for every
 and what to do, then a collapsed "Where it happened" with the traceback. A ``KeyboardInterrupt``
 (■) that stops a helper while it waits is one line; any other keeps IPython's usual traceback.
 The cell still fails, so "Run All" stops there as before. Outside a notebook nothing changes.
+On a class's JupyterHub the error's name and redacted message also go to the instructor page
+(``hub.report_error``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from html import escape
 from pathlib import Path
 from types import TracebackType
 
+from . import hub
 from .errors import OAuthTutorialError
 
 __all__ = ["install", "show"]
@@ -67,6 +70,8 @@ def show(shell, etype, value, tb, tb_offset=None) -> None:
 
     # The first frame is IPython's own (the exec of the cell), as in its usual tracebacks.
     display(bundle(value, tb.tb_next if tb is not None else None), raw=True)
+    if not isinstance(value, KeyboardInterrupt):
+        hub.report_error(value)  # on a class hub, the instructor page's "last error"
 
 
 def _notebook_shell():

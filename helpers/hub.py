@@ -15,14 +15,25 @@ service then sends the browser that comes back with state S, and only that one, 
 ``/user/<name>/proxy/P/services/oauth-callback/?code=...&state=S``, which jupyter-server-proxy
 hands to this kernel's listener as ``/services/oauth-callback/?code=...``.
 
+The same service keeps the instructor page: besides the stages the sandbox sees, the kernel
+reports the tutorial error its learner was just shown (``report_error``, from
+helpers/error_display.py) and each exercise's check (``report_exercise``, from
+helpers/exercises/verdict.py). Only names, an exercise's number, right or wrong, and a short
+message with every secret masked leave the kernel; in a thread of its own, so a slow or missing
+service never holds up or breaks a cell. Off a class hub they do nothing.
+
 The classroom's ``jupyterhub_config.py`` sets the variables read here in each learner's
 environment; nothing needs setting by hand.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import sys
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -30,6 +41,7 @@ from urllib.parse import urlsplit
 
 from .errors import ClassroomError
 from .loopback import free_port, is_loopback
+from .redact import SECRET_NAMES, mask, printable, redact_body
 
 #: Where the class callback service listens for the kernels (the back channel).
 ROUTER_VARIABLE = "OAUTH_CLASS_ROUTER_URL"
@@ -67,10 +79,17 @@ class Seat:
 
     def register(self, state: str, timeout: float = 10.0) -> None:
         """Tell the class callback service that the callback carrying ``state`` is ours."""
-        body = json.dumps({"state": state, "port": self.port}).encode()
+        self._post("api/pending", {"state": state, "port": self.port}, timeout)
+
+    def report(self, event: dict, timeout: float = 10.0) -> None:
+        """Send the class callback service one report for the instructor page:
+        ``{"error": "ClassName", "message": "..."}`` or ``{"exercise": "2.1", "status": "right"}``."""
+        self._post("api/report", event, timeout)
+
+    def _post(self, path: str, event: dict, timeout: float) -> None:
         request = urllib.request.Request(  # noqa: S310 - detect() allows http(s) only
-            self.router_url + "api/pending",
-            data=body,
+            self.router_url + path,
+            data=json.dumps(event).encode(),
             method="POST",
             headers={
                 "Authorization": f"token {self.api_token}",
@@ -149,3 +168,77 @@ def where(config) -> str:
         + (f" (port {seat.port})." if seat else ".")
         + (who + "." if who else "")
     )
+
+
+# --- reports for the instructor page ---------------------------------------------------------
+
+#: At most this much of an error's message is reported.
+MESSAGE_LIMIT = 200
+_SECRET_PAIR = re.compile(r"\b(" + "|".join(sorted(SECRET_NAMES)) + r")=([^\s&\"']+)", re.I)
+_EXERCISE = re.compile(r"\s*Exercise ([0-9]+\.[0-9]+)\b")
+
+
+def report_error(error: BaseException) -> None:
+    """On a class hub, tell the instructor page which tutorial error was just shown: its class
+    name and its message, shortened, every secret masked. Never raises; does not wait."""
+    with contextlib.suppress(Exception):  # a report is never worth a failed cell
+        seat = _reporting_seat()
+        if seat is not None:
+            message = _redacted(str(error), seat)
+            _send_later(seat, {"error": type(error).__name__, "message": message})
+
+
+def report_exercise(verdict) -> None:
+    """On a class hub, tell the instructor page an exercise's result, right or wrong.
+
+    ``exercises.Verdict`` calls it as each verdict is made; the exercise's number comes from
+    the docstring of the ``check_...`` function making it ("Exercise 2.1: ..."). A verdict made
+    elsewhere, and "not done yet", are not reported. Never raises; does not wait.
+    """
+    if not os.environ.get("JUPYTERHUB_USER") or verdict.status not in ("right", "wrong"):
+        return  # off a hub: one dictionary lookup
+    with contextlib.suppress(Exception):  # a report is never worth a failed check
+        number = _exercise_number()
+        seat = _reporting_seat() if number else None
+        if seat is not None:
+            _send_later(seat, {"exercise": number, "status": verdict.status})
+
+
+def _reporting_seat() -> Seat | None:
+    try:
+        return detect()
+    except ClassroomError:  # no free port: no seat, and no report
+        return None
+
+
+def _exercise_number() -> str | None:
+    """The number in the docstring of the nearest ``check_...`` function up the call stack."""
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return None
+        name = frame.f_code.co_name
+        if name.startswith("check_"):
+            match = _EXERCISE.match(getattr(frame.f_globals.get(name), "__doc__", None) or "")
+            return match.group(1) if match else None
+        frame = frame.f_back
+    return None
+
+
+def _redacted(message: str, seat: Seat) -> str:
+    """``message`` with this learner's secrets, ``code=``-like pairs and credential-like runs
+    masked (helpers/redact.py), on one line, at most ``MESSAGE_LIMIT`` characters."""
+    for secret in (seat.api_token, seat.sandbox_password, os.environ.get("OAUTH_CLIENT_SECRET")):
+        if secret:
+            message = message.replace(secret, mask(secret))
+    message = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}={mask(m.group(2))}", message)
+    return printable(redact_body(message, "text/plain"), limit=MESSAGE_LIMIT)
+
+
+def _send_later(seat: Seat, event: dict) -> None:
+    def send() -> None:
+        # Whatever goes wrong, the page misses one report and the learner's cell goes on.
+        with contextlib.suppress(Exception):
+            seat.report(event, timeout=5.0)
+
+    threading.Thread(target=send, name="class-report", daemon=True).start()

@@ -4,8 +4,8 @@
     ...     hub.start_server("alice")
 
 Every port is free and every file in ``work``; a test-only admin service (its token in
-``Hub.admin_token``) starts servers and makes tokens. ``extra_env``: more variables for the
-learners' servers.
+``Hub.admin_token``) starts servers and makes tokens. ``admins``: hub admins, who sign in with
+``ADMIN_PASSWORD``. ``extra_env``: more variables for the learners' servers.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ CLASSROOM = ROOT / "classroom"
 PROXY = CLASSROOM / "node_modules" / ".bin" / "configurable-http-proxy"
 HUB_BIN = Path(sys.executable).parent / "jupyterhub"
 PASSWORD = "class-password"
+ADMIN_PASSWORD = "admin-password-" + "x" * 17  # SharedPasswordAuthenticator wants 32 or more
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Hub:
         assert answer.status_code in (200, 201), answer.text
         return answer.json()["token"]
 
-    def session(self, name: str) -> requests.Session:
+    def session(self, name: str, password: str = PASSWORD) -> requests.Session:
         """A browser-like session signed in to the hub as ``name`` (login form + _xsrf)."""
         browser = requests.Session()
         browser.trust_env = False
@@ -85,7 +86,7 @@ class Hub:
         xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
         answer = browser.post(
             f"{self.url}/hub/login",
-            data={"username": name, "password": PASSWORD, "_xsrf": xsrf},
+            data={"username": name, "password": password, "_xsrf": xsrf},
             allow_redirects=False,
             timeout=30,
         )
@@ -115,7 +116,7 @@ def _wait_healthy(
 
 @contextlib.contextmanager
 def start_hub(
-    work: Path, *, learners, instructors, extra_env: dict[str, str] | None = None
+    work: Path, *, learners, instructors, admins=(), extra_env: dict[str, str] | None = None
 ) -> Iterator[Hub]:
     """Start the class's hub; stop it (and all it started) afterwards."""
     public, hub_port, api_port, sandbox_port, router_port = free_ports(5)
@@ -129,6 +130,8 @@ def start_hub(
         "'scopes': ['admin:users', 'admin:servers', 'tokens', 'read:users']})\n"
         % token
         + f"c.Spawner.environment.update({dict(extra_env or {})!r})\n"
+        + f"c.Authenticator.admin_users = {set(admins)!r}\n"
+        + f"c.SharedPasswordAuthenticator.admin_password = {ADMIN_PASSWORD!r}\n"
     )
     env = dict(
         os.environ,

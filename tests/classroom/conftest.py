@@ -1,6 +1,7 @@
 """The class's hub, started once for the session (testing/hubproc.py): two learners
-(alice, bob) and an instructor (teacher), the built-in "dummy" authenticator, local-process
-servers, the sandbox and the class callback as hub services. Skipped when JupyterHub or its
+(alice, bob), one who never starts (carol), an instructor (teacher), the built-in
+"shared-password" authenticator, local-process servers, the sandbox and the class callback as
+hub services. Skipped when JupyterHub or its
 proxy is not installed, except under ``CI=true``, where that is a failure (``.ci/run`` installs
 both).
 """
@@ -17,8 +18,10 @@ from testing.hubproc import HUB_BIN, PASSWORD, PROXY, start_hub
 from tests.browser.test_jupyterlab import LAB_CONFIG, USER_SETTINGS
 
 LEARNERS = ("alice", "bob")
+IDLE = "carol"  # on the class list, never signs in: the instructor page shows "not started"
 INSTRUCTOR = "teacher"
-__all__ = ["INSTRUCTOR", "LEARNERS", "PASSWORD"]
+ADMIN = "hubadmin"  # a hub admin outside the instructors group
+__all__ = ["ADMIN", "IDLE", "INSTRUCTOR", "LEARNERS", "PASSWORD"]
 
 
 def _unavailable(reason: str):
@@ -50,7 +53,11 @@ def hub(tmp_path_factory):
         "JUPYTER_CONFIG_DIR": str(work / "lab-config"),
     }
     with start_hub(
-        work, learners=LEARNERS, instructors=(INSTRUCTOR,), extra_env=lab_env
+        work,
+        learners=(*LEARNERS, IDLE),
+        instructors=(INSTRUCTOR,),
+        admins=(ADMIN,),
+        extra_env=lab_env,
     ) as running:
         yield running
     shutil.rmtree(work / "state" / "home", ignore_errors=True)

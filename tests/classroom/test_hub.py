@@ -22,9 +22,10 @@ from helpers.callback import CallbackListener
 from helpers.errors import ClassroomError
 from helpers.hub import Seat
 from helpers.sandbox.hub import class_password
+from testing.hubproc import ADMIN_PASSWORD
 from testing.ports import free_port
 
-from .conftest import INSTRUCTOR, LEARNERS
+from .conftest import ADMIN, IDLE, INSTRUCTOR, LEARNERS
 
 
 def class_config(hub) -> configuration.OAuthConfig:
@@ -105,16 +106,75 @@ def test_two_learners_sign_in_at_once_through_the_class_callback(servers):
     assert results == {name: (200, name) for name in LEARNERS}
 
 
-def test_the_instructor_page_shows_each_learner_and_learners_cannot_open_it(servers):
+def _rows(page: str) -> dict[str, tuple[str, str]]:
+    """The instructor page's rows: learner -> (furthest stage, progress)."""
+    found = re.findall(
+        r"<td class='learner'>([^<]+)</td><td class='stage'>([^<]+)</td>"
+        r"<td class='status'>([^<]*)</td>",
+        page,
+    )
+    return {name: (stage, status) for name, stage, status in found}
+
+
+def test_the_instructor_page_shows_the_whole_class_and_learners_cannot_open_it(servers):
     hub = servers
     page = hub.session(INSTRUCTOR).get(hub.url + "/services/oauth-callback/instructor", timeout=30)
     assert page.status_code == 200, page.text[:300]
-    rows = dict(
-        re.findall(r"<td class='learner'>([^<]+)</td><td class='stage'>([^<]+)</td>", page.text)
-    )
-    assert rows == {name: "token" for name in LEARNERS}
+    rows = _rows(page.text)
+    # Everyone on the hub's list but the instructors; carol never started.
+    assert set(rows) == {*LEARNERS, IDLE}
+    assert {name: rows[name][0] for name in LEARNERS} == {name: "token" for name in LEARNERS}
+    assert rows[IDLE] == ("—", "not started")
     refused = hub.session("alice").get(hub.url + "/services/oauth-callback/instructor", timeout=30)
     assert refused.status_code == 403
+
+
+def test_kernels_reports_reach_the_page_and_its_json_twin_for_instructors_and_admins(servers):
+    hub = servers
+    alice = Seat("alice", hub.router_url, hub.user_token("alice"), free_port())
+    bob = Seat("bob", hub.router_url, hub.user_token("bob"), free_port())
+    bob.report({"error": "InvalidGrant", "message": "<script>alert(1)</script> sign in again"})
+    alice.report({"exercise": "2.1", "status": "right"})  # progress: bob is now stuck longest
+    with pytest.raises(ClassroomError, match="400"):
+        bob.report({"error": "not a class name", "message": "x"})
+    with pytest.raises(ClassroomError, match="403"):
+        Seat("bob", hub.router_url, "not-a-hub-token", 0).report(
+            {"exercise": "2.1", "status": "right"}
+        )
+
+    twin = hub.url + "/services/oauth-callback/instructor.json"
+    answer = requests.get(twin, headers=_token(hub.user_token(INSTRUCTOR)), timeout=30)
+    assert answer.status_code == 200, answer.text[:300]
+    learners = answer.json()["learners"]
+    assert [entry["name"] for entry in learners][:2] == ["bob", "alice"]
+    by_name = {entry["name"]: entry for entry in learners}
+    assert by_name["bob"]["last_error"]["error"] == "InvalidGrant"
+    assert by_name["alice"]["exercises"]["2.1"] == "right"
+    assert by_name[IDLE]["status"] == "not started"
+    page = hub.session(INSTRUCTOR).get(hub.url + "/services/oauth-callback/instructor", timeout=30)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; sign in again" in page.text
+    assert "<script>" not in page.text
+    assert "Stuck longest: <b>bob</b>" in page.text
+
+    # A learner's token is refused; a hub admin outside the group sees the page, and is not
+    # listed as a learner.
+    assert requests.get(twin, headers=_token(alice.api_token), timeout=30).status_code == 403
+    answer = hub.session(ADMIN, ADMIN_PASSWORD).get(twin, timeout=30)
+    assert answer.status_code == 200, answer.text[:300]
+    assert ADMIN not in {entry["name"] for entry in answer.json()["learners"]}
+
+
+def _token(token: str) -> dict[str, str]:
+    return {"Authorization": f"token {token}"}
+
+
+def test_the_hub_logs_no_deprecated_authenticator_setting(servers):
+    log = servers.log.read_text("utf-8", "replace")
+    assert (
+        "Using Authenticator: jupyterhub.authenticators.shared.SharedPasswordAuthenticator" in log
+    )
+    assert "DummyAuthenticator" not in log
+    assert "deprecated in JupyterHub" not in log
 
 
 def test_a_forged_callback_at_the_class_path_reaches_nobody(servers):

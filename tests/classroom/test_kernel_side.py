@@ -1,10 +1,16 @@
-"""What a learner's kernel makes of the class hub's environment (helpers/hub.py, connect.load)."""
+"""What a learner's kernel makes of the class hub's environment (helpers/hub.py, connect.load),
+and what it reports to the instructor page."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
-from helpers import connect, hub
+from helpers import connect, exercises, hub
 from helpers.errors import ClassroomError, ConfigError
 
 HUB_ENV = {
@@ -70,3 +76,124 @@ def test_an_unreachable_class_callback_service_is_a_named_error(on_hub):
     cfg = connect.load(quiet=True)
     with pytest.raises(ClassroomError, match="cannot be reached"):
         AuthorizationRequest.new(cfg)  # port 9 (discard): nothing listens
+
+
+# --- reports for the instructor page (helpers/hub.py), to a real HTTP server on loopback ------
+
+
+class _Router(ThreadingHTTPServer):
+    """Stands in for the class callback service: keeps what each POST carried."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Keep)
+        self.posts: list[tuple[str, str, dict]] = []
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}/services/oauth-callback/"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[str, str, dict]]:
+        deadline = time.monotonic() + timeout
+        while len(self.posts) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.posts
+
+
+class _Keep(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.posts.append((self.path, self.headers["Authorization"], json.loads(body)))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b'{"ok": true}')
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def router(on_hub):
+    server = _Router()
+    on_hub.setenv("OAUTH_CLASS_ROUTER_URL", server.url)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_off_a_hub_nothing_is_reported(clean_env, monkeypatch):
+    monkeypatch.setattr(hub, "_seat", None)
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    sent = []
+    monkeypatch.setattr(hub, "_send_later", lambda seat, event: sent.append(event))
+    assert exercises.check_challenge(exercises.RFC7636_CHALLENGE).ok
+    hub.report_error(ClassroomError("anything"))
+    assert sent == []
+
+
+def test_each_exercise_check_reports_its_number_and_result(router):
+    exercises.check_challenge("not it")
+    exercises.check_challenge(exercises.RFC7636_CHALLENGE)
+    exercises.check_status_prediction({"made-up token": 401, "expired token": 401})
+    exercises.check_challenge(...)  # not done yet: not reported
+    posts = router.wait_for(3)
+    time.sleep(0.2)  # a fourth would have come by now
+    assert sorted((p[2]["exercise"], p[2]["status"]) for p in posts) == [
+        ("2.1", "right"),
+        ("2.1", "wrong"),
+        ("5.1", "wrong"),
+    ]
+    assert {(p[0], p[1]) for p in posts} == {
+        ("/services/oauth-callback/api/report", "token hub-token")
+    }
+
+
+def test_a_shown_error_is_reported_by_name_with_its_secrets_masked(router):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from helpers import error_display
+
+    shell = InteractiveShell.instance()
+    try:
+        assert error_display.install(shell)
+        secrets = {
+            "class-client-secret": "the client secret",
+            "alices-password": "the sandbox password",
+            "SplxlOBeZQQYbYS6WxSbIA": "a code",
+            "a-state-of-twenty-five-chars": "a state",
+            "hub-token": "the hub token",
+        }
+        message = (
+            "Refused: client_secret class-client-secret, password alices-password, "
+            "callback ?code=SplxlOBeZQQYbYS6WxSbIA&state=a-state-of-twenty-five-chars, "
+            "hub-token. " + "Run the cell again. " * 20
+        )
+        result = shell.run_cell(
+            f"from helpers.errors import ClassroomError\nraise ClassroomError({message!r})"
+        )
+        assert isinstance(result.error_in_exec, ClassroomError)  # the cell still fails, as before
+    finally:
+        InteractiveShell.clear_instance()
+    [(path, _, event)] = router.wait_for(1)
+    assert path.endswith("/api/report") and event["error"] == "ClassroomError"
+    assert event["message"].startswith("Refused: client_secret …cret, password …word")
+    assert len(event["message"]) <= hub.MESSAGE_LIMIT + 1
+    leaked = [what for secret, what in secrets.items() if secret in event["message"]]
+    assert not leaked
+
+
+def test_a_failing_report_never_fails_the_learners_cell(on_hub, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from helpers import error_display
+
+    # on_hub's router URL is port 9 (discard): nothing listens there.
+    assert exercises.check_challenge(exercises.RFC7636_CHALLENGE).ok
+    shell = InteractiveShell.instance()
+    try:
+        assert error_display.install(shell)
+        shell.run_cell("from helpers.errors import ClassroomError\nraise ClassroomError('shown')")
+    finally:
+        InteractiveShell.clear_instance()
+    out = capsys.readouterr()
+    assert "ClassroomError: shown" in out.out and "Traceback" not in out.out + out.err

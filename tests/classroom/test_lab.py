@@ -5,6 +5,7 @@ notebook shows, Allow, the token card. Then the instructor sees both at "token".
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -75,6 +76,9 @@ def test_two_learners_get_a_token_card_in_jupyterlab_at_the_same_time(chromium, 
             assert name in card.inner_text()  # the principal: the learner's own hub name
             notebook.output("Saved to").wait_for()
             assert not notebook.errors()
+            # Saved in the learner's own home, not in one file for the whole class.
+            saved = json.loads((hub.state / "home" / name / ".tokens.json").read_text("utf-8"))
+            assert saved["principal"] == name
     finally:
         for context, _ in learners.values():
             context.close()

@@ -76,7 +76,17 @@ def test_the_helm_values_wire_the_class_callback_as_the_single_user_config_expec
     assert env["OAUTH_CLASS_ROUTER_URL"] == f"http://hub:{port}/services/oauth-callback/"
     assert env["OAUTH_REDIRECT_URI"].endswith("/services/oauth-callback/")
     assert {p["port"] for p in values["hub"]["service"]["extraPorts"]} == {int(port)}
-    mount = values["hub"]["extraFiles"]["classroom-router"]["mountPath"]
+    files = values["hub"]["extraFiles"]
+    mount = files["classroom-router"]["mountPath"]
     assert service["command"][-1] == mount
-    roles = values["hub"]["config"]["JupyterHub"]["load_roles"]
-    assert roles[0]["scopes"] == ["access:services!service=oauth-callback"]
+    # router.py imports roster.py from its own folder
+    assert files["classroom-roster"]["mountPath"] == str(Path(mount).with_name("roster.py"))
+    roles = {r["name"]: r for r in values["hub"]["config"]["JupyterHub"]["load_roles"]}
+    assert roles["instructor"]["scopes"] == ["access:services!service=oauth-callback"]
+    # the service's own role is the one in classroom/jupyterhub_config.py
+    assert roles["class-roster"]["services"] == ["oauth-callback"]
+    assert roles["class-roster"]["scopes"] == [
+        "list:users",
+        "read:users:name",
+        "read:groups!group=instructors",
+    ]
