@@ -25,10 +25,6 @@ from .test_lab import TIMEOUT_MS, _hub_login
 pytestmark = pytest.mark.browser
 
 NAME = "alice"
-#: 06's Lab 3 builds its "other" redirect URI by replacing "/goto", which the class's redirect
-#: URI does not hold: on the hub it sends the same URI, and the sandbox rightly takes it. The
-#: notebook's to fix (e.g. append "elsewhere" to the path); until then, this line is expected.
-KNOWN_GAP = "The exchange worked: this server does not compare redirect URIs!"
 #: A learner's slip: loading a token from a file that is not there (NoSavedToken).
 SLIP = 'from helpers.tokens import TokenStore\nTokenStore("no-such-tokens.json").load()'
 
@@ -76,7 +72,7 @@ def test_notebooks_5_and_6_on_the_hub_and_what_the_instructor_sees(chromium, hub
                 assert found >= GOALS[name].count(goal), (name, goal, found)
             assert not notebook.errors(), (name, notebook.errors())
             broken = outputs.filter(has_text="this server does not")  # a defence that failed
-            assert [t for t in broken.all_inner_texts() if KNOWN_GAP not in t] == []
+            assert broken.all_inner_texts() == []
         assert clicked == ["Allow", "Allow", "Allow", "Deny"]  # 06: labs 1, 3, 4 and 5
 
         notebook = _open(page, hub, "slip")
