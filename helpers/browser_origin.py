@@ -5,7 +5,7 @@
     ...     listener.reaches_through(server)     # the kernel's own look through the proxy
     ...     listener.ask_browser(server.base_url)
     True
-    'https://hub.example.org'
+    Answer(origin='https://hub.example.org', direct=False)
 
 The kernel knows its Jupyter server as 127.0.0.1 or a container's address; the browser may know
 it as ``https://hub.example.org`` behind a hub, Binder, a tunnel or a reverse proxy, and only
@@ -15,47 +15,67 @@ one request, and a notebook output holds a script that makes it from the browser
 jupyter-server-proxy hands to the listener. JupyterLab runs scripts only in outputs it trusts,
 which the outputs of a cell run in this session are. The output is cleared once answered.
 
-The answer is kept per Jupyter server (a file in Jupyter's runtime folder, next to the server's
-own), so the other notebooks on the same server need not ask again.
+Each kernel asks (a few tens of milliseconds, docs/proxy.md): the same server may be opened at
+another address later (a tunnel's, then its own host name), and the answer must be this one.
 """
 
 from __future__ import annotations
 
-import contextlib
+import ipaddress
 import json
+import re
 import secrets
 import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from .loopback import free_port
+from .loopback import free_port, open_direct
 
 #: Seconds to wait for the browser's answer.
 BROWSER_WAIT = 10.0
 PROBE_ANSWER = b"oauth-tutorial: reached"
-
-# Never through an HTTP proxy setting: the Jupyter server is on this machine.
-_open = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# A host (a name, an IPv4 address, an IPv6 address in brackets), then maybe ":" and a port.
+_NETLOC = re.compile(r"(?P<host>\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(?P<port>[0-9]{1,5}))?")
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
 
 
 def parse_origin(text: str | None) -> str | None:
-    """``scheme://host[:port]`` when ``text`` is a web origin, else None."""
-    if not text:
-        return None
-    parts = urlsplit(text.strip())
+    """``scheme://host[:port]`` when ``text`` is a web origin, else None: http or https, a host
+    name or an IP address (IPv6 in brackets), a port number from 1 to 65535, nothing else. The
+    scheme's default port is left out, as browsers leave it out of ``location.origin`` and of
+    the ``Host`` header."""
     try:
-        parts.port  # noqa: B018 - a malformed port raises ValueError
+        parts = urlsplit((text or "").strip())
+    except ValueError:  # "[example.org]": brackets that hold no IPv6 address
+        return None
+    if parts.scheme not in DEFAULT_PORTS or parts.query or parts.fragment:
+        return None
+    netloc = _NETLOC.fullmatch(parts.netloc.lower())
+    if netloc is None or parts.path not in ("", "/"):
+        return None
+    host, port = _host(netloc["host"]), int(netloc["port"] or DEFAULT_PORTS[parts.scheme])
+    if host is None or not 0 < port < 65536:
+        return None
+    shown = "" if port == DEFAULT_PORTS[parts.scheme] else f":{port}"
+    return f"{parts.scheme}://{host}{shown}"
+
+
+def _host(host: str) -> str | None:
+    """An IP address (IPv6 in brackets), or a DNS name of letters, digits, ``-`` and ``_``, as
+    a browser writes it; None for anything else."""
+    try:
+        if host.startswith("["):
+            return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
+        if re.fullmatch(r"[0-9.]+", host):  # digits and dots: an IPv4 address or nothing
+            return str(ipaddress.IPv4Address(host))
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-        return None
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        return None
-    return f"{parts.scheme}://{parts.netloc.lower()}"
+    labels = host.split(".")
+    return host if len(host) <= 253 and all(map(_LABEL.fullmatch, labels)) else None
 
 
 class OriginListener:
@@ -138,20 +158,25 @@ class OriginListener:
             headers={"Authorization": f"token {server.token}"} if server.token else {},
         )
         try:
-            with _open(request, timeout=timeout) as resp:
+            with open_direct(request, timeout=timeout) as resp:
                 return resp.status == 200 and resp.read() == PROBE_ANSWER
         except urllib.error.HTTPError as e:
             return False if e.code == 404 else None
         except OSError:
             return None
 
-    def ask_browser(self, base_url: str, timeout: float = BROWSER_WAIT) -> Answer | None:
+    def ask_browser(
+        self, base_url: str, timeout: float = BROWSER_WAIT, *, direct: bool = False
+    ) -> Answer | None:
         """Show the script that makes the browser answer; wait for it. None outside a notebook
         or when no answer came (an untrusted output, no browser looking).
 
-        The script first tries this listener at ``http://127.0.0.1:<port>`` itself (its
-        answer cannot be read, but the listener sees the request arrive: the browser runs on
-        this machine), then, whatever came of that, says its origin through the proxy.
+        ``direct``, for a server that may run on the browser's machine: the script first tries
+        this listener at ``http://127.0.0.1:<port>`` itself (its answer cannot be read, but the
+        listener sees the request arrive: the browser runs on this machine), then, whatever
+        came of that, says its origin through the proxy. Only then: elsewhere the answer means
+        nothing, and an https page reaching for the browser's own 127.0.0.1 makes Chrome ask
+        the learner for "local network access".
         """
         from .browser import _in_notebook
 
@@ -160,9 +185,9 @@ class OriginListener:
         from IPython.display import HTML, display
 
         through = f"{base_url}proxy/{self.port}/origin?key={self.key}&origin="
-        direct = f"http://127.0.0.1:{self.port}/direct?key={self.key}"
+        loopback = f"http://127.0.0.1:{self.port}/direct?key={self.key}" if direct else None
         script = SCRIPT % tuple(  # no "</script>" can come from a base URL
-            json.dumps(url).replace("<", "\\u003c") for url in (through, direct)
+            json.dumps(url).replace("<", "\\u003c") for url in (through, loopback)
         )
         handle = display(HTML(script), display_id=True)
         try:
@@ -172,16 +197,16 @@ class OriginListener:
         return Answer(self.origin, self.direct) if self.origin else None
 
 
-#: The browser's side: the direct try (1 s at most), then the origin through the proxy.
+#: The browser's side: its origin through the proxy; before that, when asked for, the direct
+#: try (1 s at most).
 SCRIPT = """<div class="oauth-tutorial-origin"></div><script>(function () {
-  var told = false;
   function tell() {
-    if (told) return;
-    told = true;
     fetch(%s + encodeURIComponent(window.location.origin),
           {credentials: "same-origin", cache: "no-store"}).catch(function () {});
   }
-  fetch(%s, {mode: "no-cors", cache: "no-store"}).then(tell, tell);
+  var direct = %s;
+  if (direct === null) return tell();
+  fetch(direct, {mode: "no-cors", cache: "no-store"}).then(tell, tell);
   setTimeout(tell, 1000);
 })();</script>"""
 
@@ -192,33 +217,3 @@ class Answer:
 
     origin: str
     direct: bool
-
-
-# --- kept per Jupyter server ----------------------------------------------------------------------
-
-
-def _cache_file(server) -> Path | None:
-    try:
-        from jupyter_core.paths import jupyter_runtime_dir
-    except ImportError:
-        return None
-    return Path(jupyter_runtime_dir()) / f"oauth-tutorial-origin-{server.pid}.json"
-
-
-def remembered(server) -> Answer | None:
-    """What the browser said last on ``server`` (this very process), or None."""
-    path = _cache_file(server)
-    try:
-        data = json.loads(path.read_text("utf-8")) if path else {}
-    except (OSError, ValueError):
-        return None
-    origin = parse_origin(data.get("origin")) if data.get("url") == server.url else None
-    return Answer(origin, data.get("direct") is True) if origin else None
-
-
-def remember(server, answer: Answer) -> None:
-    path = _cache_file(server)
-    if path is not None:
-        with contextlib.suppress(OSError):  # then the browser is asked again next time
-            data = {"url": server.url, "origin": answer.origin, "direct": answer.direct}
-            path.write_text(json.dumps(data), "utf-8")

@@ -39,16 +39,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .errors import ClassroomError
-from .loopback import free_port, is_loopback
+from .loopback import free_port, is_loopback, open_direct
 from .redact import SECRET_NAMES, mask, printable, redact_body
 
 #: Where the class callback service listens for the kernels (the back channel).
 ROUTER_VARIABLE = "OAUTH_CLASS_ROUTER_URL"
 #: The sandbox's sign-in pages as the browser reaches them (the front channel).
 FRONT_VARIABLE = "OAUTH_AUTHORIZE_BASE_URL"
-
-# Never through a proxy: the class service is on this machine.
-_open = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
 
 
 def _free_port() -> int:
@@ -96,7 +93,7 @@ class Seat:
             },
         )
         try:
-            with _open(request, timeout=timeout) as resp:
+            with open_direct(request, timeout=timeout) as resp:
                 resp.read()
         except urllib.error.HTTPError as e:
             try:

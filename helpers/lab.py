@@ -71,9 +71,9 @@ def probe(url: str, *, timeout: float = TIMEOUT) -> Probe:
     Raises ``ServiceUnreachable`` when nothing answers, ``ServiceTimeout`` after ``timeout``.
     A page behind the Jupyter server's proxy is asked for where the kernel reaches it.
     """
-    url = server_proxy.from_the_kernel(url)
+    url, headers = server_proxy.from_the_kernel(url)
     with talking_to(url.split("?", 1)[0], timeout), session_for(url) as session:
-        response = session.get(url, allow_redirects=False, timeout=timeout)
+        response = session.get(url, headers=headers, allow_redirects=False, timeout=timeout)
     location = response.headers.get("Location") if response.is_redirect else None
     content_type = response.headers.get("Content-Type", "")
     title = _title(response.text) if "html" in content_type else ""

@@ -7,7 +7,7 @@
     (False, False)
 
 Standard library only: the sandbox uses it too. ``free_port()`` gives a loopback port for a
-listener of one's own.
+listener of one's own; ``open_direct`` is ``urllib``'s opener for a server on this machine.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ import contextlib
 import ipaddress
 import random
 import socket
+import urllib.request
 from pathlib import Path
+
+#: ``urlopen`` that never goes through an HTTP proxy setting: ``HTTP_PROXY`` would send requests
+#: for a server on this machine (the sandbox, the Jupyter server, the class's service) to the
+#: proxy, where they fail or reach another machine.
+open_direct = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
 
 # Our own generator: hypothesis seeds the global one inside its tests, which would hand out
 # the same few ports again and again.

@@ -150,16 +150,19 @@ def where(config) -> str:
     )
 
 
-def from_the_kernel(url: str) -> str:
-    """``url`` as this kernel reaches it: a page behind its server's proxy
-    (``…/proxy/<port>/…`` or ``…/proxy/absolute/<port>/…``) is on ``127.0.0.1:<port>``, where
-    no Jupyter login stands in the way; any other URL is returned as it is."""
+def from_the_kernel(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` as this kernel reaches it, and the headers to send: a page behind its server's
+    proxy is on ``127.0.0.1:<port>``, where no Jupyter login stands in the way, and is asked
+    for as jupyter-server-proxy asks: with the browser's ``Host`` header, the whole path for
+    ``…/proxy/absolute/<port>/…``, the path after the prefix for ``…/proxy/<port>/…``. Any
+    other URL is returned as it is, with no headers."""
     for route in filter(None, _routes.values()):
         proxy = f"{route.origin}{route.base_url}proxy/"
-        found = re.match(r"(?:absolute/)?(\d{1,5})(/.*)?$", url[len(proxy) :], re.S)
+        found = re.match(r"(absolute/)?(\d{1,5})(/.*)?$", url[len(proxy) :], re.S)
         if url.startswith(proxy) and found:
-            return f"http://127.0.0.1:{found[1]}{found[2] or '/'}"
-    return url
+            path = url[len(route.origin) :] if found[1] else found[3] or "/"
+            return f"http://127.0.0.1:{found[2]}{path}", {"Host": urlsplit(route.origin).netloc}
+    return url, {}
 
 
 # One answer per kernel: the browser is asked at most once.
@@ -193,18 +196,15 @@ def _route(server: JupyterServer, environ) -> Route | None:
                 "requirements.txt there, then restart the server)"
             )
         origin = hub_origin(environ)
-        if origin is None:
-            answer = browser_origin.remembered(server)
+        if origin is None:  # asked in each kernel: the address may have changed since
+            wait = LOCAL_WAIT if server.is_local else browser_origin.BROWSER_WAIT
+            answer = listener.ask_browser(server.base_url, wait, direct=server.is_local)
             if answer is None:
-                wait = LOCAL_WAIT if server.is_local else browser_origin.BROWSER_WAIT
-                answer = listener.ask_browser(server.base_url, wait)
-                if answer is None:
-                    raise ProxyUnavailable(
-                        "the browser did not say which address it uses for Jupyter within "
-                        f"{wait:g} s (run this cell in JupyterLab, in a notebook you trust)"
-                    )
-                browser_origin.remember(server, answer)
-            if server.is_local and answer.direct:
+                raise ProxyUnavailable(
+                    "the browser did not say which address it uses for Jupyter within "
+                    f"{wait:g} s (run this cell in JupyterLab, in a notebook you trust)"
+                )
+            if answer.direct:
                 return None  # the browser runs on this machine: it reaches the listener itself
             origin = answer.origin
     parts = urlsplit(origin)

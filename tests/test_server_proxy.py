@@ -10,13 +10,14 @@ import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlencode
+from types import SimpleNamespace
+from urllib.parse import quote, urlencode
 
 import pytest
 import requests
 
-from helpers import browser_origin, server_proxy
-from helpers.browser_origin import Answer, OriginListener, parse_origin
+from helpers import lab, server_proxy
+from helpers.browser_origin import OriginListener, parse_origin
 from helpers.sandbox import (
     ensure_running,
     ensure_serving,
@@ -26,7 +27,7 @@ from helpers.sandbox import (
 )
 from helpers.sandbox.__main__ import _serve_class, parse_args
 from helpers.sandbox.validator import redirect_uri_matches
-from helpers.server_proxy import JupyterServer, Route, find_server, hub_origin
+from helpers.server_proxy import Route, find_server, hub_origin
 from testing.ports import free_port
 
 
@@ -118,8 +119,27 @@ def test_the_hub_gives_the_origin_when_it_knows_it(env, origin):
         ("javascript:alert(1)", None),
         ("https://user@hub.example.org", None),
         ("https://hub.example.org:99999", None),
+        ("https://hub.example.org:0", None),
+        ("https://hub.example.org:8a", None),
+        ("https://hub.example.org:+80", None),
+        ("https://hub.example.org:", None),
+        ("https://hub.example.org:443", "https://hub.example.org"),  # as the Host header says it
+        ("http://127.0.0.1:080", "http://127.0.0.1"),
+        ("https://Hub.Example.org:08443/", "https://hub.example.org:8443"),
+        ('https://a"b.example', None),
+        ("https://a<b>.example", None),
+        ("https://a b.example", None),
+        ("https://-a.example", None),
+        ("https://a..example", None),
+        ("https://" + "a" * 64 + ".example", None),
+        ("https://999.0.0.1", None),
+        ("https://[::1]:8888", "https://[::1]:8888"),
+        ("https://[0:0::1]", "https://[::1]"),
+        ("https://[::1%25eth0]", None),
+        ("https://[example.org]", None),
         ("null", None),  # what a sandboxed frame says
         ("", None),
+        (None, None),
     ],
 )
 def test_only_a_web_origin_is_taken_from_the_browser(text, origin):
@@ -228,31 +248,80 @@ def test_without_the_browser_s_answer_a_named_reason(runtime):
     assert said[0].startswith("ProxyUnavailable: ") and "the browser did not say" in said[0]
 
 
-def test_the_browsers_answer_is_remembered_per_server(runtime):
-    runtime("http://127.0.0.1:8888/user/x/", "/user/x/")
-    server = find_server({})
-    assert browser_origin.remembered(server) is None
-    browser_origin.remember(server, Answer("https://lab.example.org", direct=False))
-    assert browser_origin.remembered(server) == Answer("https://lab.example.org", False)
-    other = JupyterServer("http://127.0.0.1:9999/", "/", server.pid)
-    assert browser_origin.remembered(other) is None  # another server on a reused pid
+class ScriptedBrowser:
+    """JupyterLab and the learner's browser, scripted: shows the origin script's output and
+    makes its requests, ``<base>proxy/<port>/…`` sent to ``127.0.0.1:<port>/…`` as
+    jupyter-server-proxy sends it (the real ones: tests/browser/test_server_proxy*.py)."""
+
+    def __init__(self, origin: str, *, on_this_machine: bool = False) -> None:
+        self.origin, self.on_this_machine = origin, on_this_machine
+        self.scripts: list[str] = []
+
+    def display(self, html, display_id=False):
+        script = html.data
+        self.scripts.append(script)
+        urls = [json.loads(text) for text in re.findall(r'"[^"]*\?key=[^"]*"', script)]
+        through = next(url for url in urls if "/origin?" in url)
+        direct = next((url for url in urls if url.startswith("http://127.0.0.1:")), None)
+        if direct and self.on_this_machine:  # the browser's 127.0.0.1 is the kernel's
+            requests.get(direct, timeout=5)
+        port, rest = re.fullmatch(r"/(?:.+/)?proxy/(\d+)(/.*)", through).groups()
+        requests.get(f"http://127.0.0.1:{port}{rest}{quote(self.origin)}", timeout=5)
+        return SimpleNamespace(update=lambda html: None)
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Put a ``ScriptedBrowser`` where the notebook's outputs go: ``browser(origin, ...)``."""
+    monkeypatch.setattr("helpers.browser._in_notebook", lambda: True)
+
+    def looking_at(origin: str, **where) -> ScriptedBrowser:
+        scripted = ScriptedBrowser(origin, **where)
+        monkeypatch.setattr("IPython.display.display", scripted.display)
+        return scripted
+
+    return looking_at
 
 
 @pytest.mark.parametrize(
-    ("direct", "through_the_proxy"),
+    ("on_this_machine", "through_the_proxy"),
     [
         (True, False),  # the browser on this machine reached the listener: straight, as today
         (False, True),  # through an SSH tunnel: the browser's 127.0.0.1 is another machine
     ],
 )
-def test_a_jupyterlab_on_loopback_asks_where_the_browser_is(runtime, direct, through_the_proxy):
-    url = f"http://127.0.0.1:{free_port()}/"
-    runtime(url)
-    browser_origin.remember(find_server({}), Answer("http://127.0.0.1:8888", direct))
+def test_a_jupyterlab_on_loopback_asks_where_the_browser_is(
+    runtime, browser, on_this_machine, through_the_proxy
+):
+    runtime(f"http://127.0.0.1:{free_port()}/")
+    scripted = browser("http://127.0.0.1:8888", on_this_machine=on_this_machine)
     route = server_proxy.detect(say=pytest.fail, environ={})
     assert (route is not None) is through_the_proxy
+    assert "http://127.0.0.1:" in scripted.scripts[0]  # the direct try
     if route:
         assert route.redirect_uri("/cb").startswith("http://127.0.0.1:8888/proxy/")
+
+
+def test_elsewhere_the_browser_is_not_sent_to_its_own_loopback(runtime, browser):
+    # On Binder or a hub, an https page fetching http://127.0.0.1 makes Chrome ask the learner
+    # for "local network access": only a server on 127.0.0.1 without a base URL tries it.
+    runtime(f"http://127.0.0.1:{free_port()}/user/x/", "/user/x/")
+    scripted = browser("https://binder.example.org")
+    route = server_proxy.detect(say=pytest.fail, environ={})
+    assert route.sandbox_url(8765).startswith("https://binder.example.org/user/x/proxy/")
+    assert "127.0.0.1" not in scripted.scripts[0]
+
+
+def test_each_kernel_asks_the_browser_for_the_address_it_uses_now(runtime, browser):
+    # The same server opened through a tunnel, then at its own name: a route (and the sandbox's
+    # public address) for the old one would get the browser a 421.
+    runtime(f"http://127.0.0.1:{free_port()}/user/x/", "/user/x/")
+    browser("https://tunnel.example.net")
+    assert server_proxy.detect(say=pytest.fail, environ={}).origin == "https://tunnel.example.net"
+    server_proxy._routes.clear()  # another kernel
+    scripted = browser("https://lab.example.org")
+    assert server_proxy.detect(say=pytest.fail, environ={}).origin == "https://lab.example.org"
+    assert len(scripted.scripts) == 1
 
 
 def test_plain_http_to_another_machine_is_refused(runtime):
@@ -348,12 +417,28 @@ def test_ensure_serving_restarts_a_sandbox_serving_another_address(tmp_path, mon
         stop_running(data_dir=data, port=port)
 
 
-def test_the_kernel_reaches_pages_behind_its_proxy_on_loopback(runtime):
-    route = Route("https://hub.example.org", "/user/alice/", 41234)
+def test_the_kernel_reaches_pages_behind_its_proxy_as_the_proxy_does(runtime, fronted):
+    running, front = fronted  # the sandbox's pages under https://lab.example.org/user/x/...
+    route = Route("https://lab.example.org", "/user/x/", 41234)
     server_proxy._routes[(1, "x")] = route
-    front = route.sandbox_url(8765) + "/oauth/authorize?state=s"
-    assert server_proxy.from_the_kernel(front) == "http://127.0.0.1:8765/oauth/authorize?state=s"
+    port = running.url.rsplit(":", 1)[1]
+    host = {"Host": "lab.example.org"}
+    # proxy/absolute/ keeps the whole path, proxy/<port>/ drops the prefix; both pass the Host.
+    assert server_proxy.from_the_kernel(front + "/oauth/authorize?state=s") == (
+        f"http://127.0.0.1:{port}/user/x/proxy/absolute/{port}/oauth/authorize?state=s",
+        host,
+    )
     callback = route.redirect_uri("/cb") + "?code=c"
-    assert server_proxy.from_the_kernel(callback) == "http://127.0.0.1:41234/cb?code=c"
-    for other in ("https://attacker.example/steal", "https://hub.example.org/user/bob/proxy/1/"):
-        assert server_proxy.from_the_kernel(other) == other
+    assert server_proxy.from_the_kernel(callback) == ("http://127.0.0.1:41234/cb?code=c", host)
+    for other in ("https://attacker.example/steal", "https://lab.example.org/user/bob/proxy/1/"):
+        assert server_proxy.from_the_kernel(other) == (other, {})
+    # The security lab's probe reaches the sandbox's front as the browser does.
+    query = {"response_type": "code", "client_id": running.info.client_id, "state": "s" * 20}
+    redirect = "https://lab.example.org/user/x/proxy/40123/login/oauth2/code/goto"
+    signing_in = lab.probe(
+        f"{front}/oauth/authorize?{urlencode({**query, 'redirect_uri': redirect})}"
+    )
+    assert signing_in.status == 200 and "Sign in" in signing_in.title
+    tampered = {**query, "redirect_uri": "https://attacker.example/steal"}
+    refused = lab.probe(f"{front}/oauth/authorize?{urlencode(tampered)}")
+    assert refused.status == 400 and not refused.redirected

@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 
 from ..errors import SandboxError
+from ..loopback import open_direct
 from .defaults import CONTROL_HEADER
 from .process import (
     SERVICE,
@@ -28,7 +29,6 @@ from .process import (
     _control_token,
     _get_json,
     _health,
-    _open,
     _pid_alive,
     _read_state,
     _resolve,
@@ -62,7 +62,7 @@ class Faults:
             method="POST",
         )
         try:
-            with _open(request, timeout=self.timeout) as resp:
+            with open_direct(request, timeout=self.timeout) as resp:
                 return json.loads(resp.read().decode("utf-8") or "{}")
         except urllib.error.HTTPError as exc:
             try:

@@ -15,11 +15,11 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SandboxError
+from ..loopback import open_direct
 from ..redact import mask
 from .defaults import (
     DEFAULT_IDLE_EXIT,
@@ -109,15 +109,10 @@ def _idle_exit() -> float:
     return seconds
 
 
-# Never through a proxy: an HTTP_PROXY setting would send requests for 127.0.0.1 to the proxy,
-# and a running sandbox would look like "another program" on its port.
-_open = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
-
-
 def _get_json(url: str, timeout: float = 1.0) -> dict | None:
     """GET a JSON object, or None when nothing (or nothing sensible) answers."""
     try:
-        with _open(url, timeout=timeout) as resp:
+        with open_direct(url, timeout=timeout) as resp:
             data = json.loads(resp.read().decode("utf-8"))
     except (OSError, ValueError):
         return None

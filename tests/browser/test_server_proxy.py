@@ -1,7 +1,9 @@
 """Notebook 01, then 04, in a JupyterLab served under a base URL (as on Binder), signed in by
 Chromium through jupyter-server-proxy, with no setting: the kernel finds its server, asks the
 browser its address, starts the sandbox with the matching public URL, and the callback comes
-back to the kernel's listener through ``<base>proxy/<port>/``.
+back to the kernel's listener through ``<base>proxy/<port>/``. 04 is opened at another address
+of the same server (``localhost`` instead of ``127.0.0.1``, as a tunnel's and then the server's
+own name would be): its kernel asks the browser again and the sandbox moves to that address.
 
 One ``jupyter lab --ServerApp.base_url=/user/learner/`` for the module; the kernels start the
 sandbox themselves, in the module's temporary folder, and it is stopped at the end.
@@ -61,8 +63,8 @@ def open_notebook(page, url: str) -> Notebook:
     return notebook
 
 
-def _open(page, lab: Lab, name: str) -> Notebook:
-    return open_notebook(page, f"{lab.url}/lab/tree/{name}?reset&token={lab.token}")
+def _open(page, url: str, lab: Lab, name: str) -> Notebook:
+    return open_notebook(page, f"{url}/lab/tree/{name}?reset&token={lab.token}")
 
 
 def test_notebooks_1_to_4_sign_in_through_the_proxy_under_a_base_url(
@@ -71,8 +73,10 @@ def test_notebooks_1_to_4_sign_in_through_the_proxy_under_a_base_url(
     lab, sandbox_dir = proxied_lab
     origin = lab.url.split(BASE_URL.rstrip("/"))[0]
     front = f"{origin}{BASE_URL}proxy/"
+    requested = []  # not on the learner's machine: the browser never reaches for its own loopback
+    context.on("request", lambda request: requested.append(request.url))
 
-    notebook = _open(page, lab, "01_configure.ipynb")
+    notebook = _open(page, lab.url, lab, "01_configure.ipynb")
     notebook.run_all_cells()
     where = notebook.output("Through Jupyter's proxy")
     where.wait_for(timeout=RUN_TIMEOUT_MS)
@@ -83,7 +87,9 @@ def test_notebooks_1_to_4_sign_in_through_the_proxy_under_a_base_url(
     _shut_down_kernels(lab)
 
     info = recorded_info(sandbox_dir)  # the sandbox the kernel started, as the kernel saw it
-    notebook = _open(page, lab, "04_token_exchange.ipynb")
+    elsewhere = lab.url.replace("//127.0.0.1:", "//localhost:")
+    front = front.replace("//127.0.0.1:", "//localhost:")
+    notebook = _open(page, elsewhere, lab, "04_token_exchange.ipynb")
     notebook.run_all_cells()
     sandbox = SimpleNamespace(info=info)
     for round_ in ("exchange", "fetch_token"):
@@ -105,6 +111,8 @@ def test_notebooks_1_to_4_sign_in_through_the_proxy_under_a_base_url(
     notebook.output("fetch_token: a token for").wait_for(timeout=RUN_TIMEOUT_MS)
     notebook.kernel_idle().wait_for(timeout=RUN_TIMEOUT_MS)
     assert not notebook.errors()
+    assert any("/origin?key=" in url for url in requested)
+    assert not [url for url in requested if "/direct?key=" in url]
 
 
 def urlport(url: str) -> int:
