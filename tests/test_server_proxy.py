@@ -17,6 +17,7 @@ import requests
 
 from helpers import browser_origin, server_proxy
 from helpers.browser_origin import Answer, OriginListener, parse_origin
+from helpers.config import OAuthConfig
 from helpers.sandbox import (
     ensure_running,
     ensure_serving,
@@ -26,7 +27,6 @@ from helpers.sandbox import (
     show_request_log,
     stop_running,
 )
-from helpers.config import OAuthConfig
 from helpers.sandbox.__main__ import _serve_class, parse_args
 from helpers.sandbox.validator import redirect_uri_matches
 from helpers.server_proxy import JupyterServer, Route, find_server, hub_origin
@@ -358,7 +358,10 @@ def test_the_owners_request_log_under_the_proxys_prefix_with_its_key_only(fronte
     assert f'href="{prefix}/debug/requests"' in home.text  # the home page's link, prefixed
     # Another name that resolves here gets nothing (DNS rebinding), the log included.
     stranger = requests.get(
-        local + "/debug/requests", headers={"Host": "evil.example"}, cookies=browser.cookies, timeout=10
+        local + "/debug/requests",
+        headers={"Host": "evil.example"},
+        cookies=browser.cookies,
+        timeout=10,
     )
     assert stranger.status_code == 421
 
@@ -392,7 +395,9 @@ def test_the_request_log_link_in_each_mode(fronted, capsys):
     show_request_log(goto)
     assert capsys.readouterr().out == ""  # GoTo has no such page
     show_request_log(proxied)  # outside a notebook: the label and the link, printed
-    assert capsys.readouterr().out == f"The sandbox's request log: {front}/debug/requests?key={key}\n"
+    assert (
+        capsys.readouterr().out == f"The sandbox's request log: {front}/debug/requests?key={key}\n"
+    )
     # Not the owner (the state file unreadable): the bare page, through the proxy as well.
     nobody = f"http://127.0.0.1:{free_port()}"
     assert request_log_link(_cfg(nobody, front, listen_uri="x")) == f"{front}/debug/requests"

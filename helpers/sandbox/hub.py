@@ -62,7 +62,8 @@ class HubFront(Front):
         resp = super().outgoing(resp)
         if resp.body and self._is_html(resp):
             # Learners sign in with their hub name, which is not an email address, and with
-            # the password their notebook shows, not the demo account's.
+            # the password their notebook shows, not the demo account's; and no link to the
+            # request log, which is not served here.
             body = resp.body.replace(b'type="email"', b'type="text"')
             body = re.sub(rb'<aside class="demo".*?</aside>', CLASS_HINT, body, flags=re.S)
             resp.body = re.sub(rb"<li><a href=\"[^\"]*/debug/requests\".*?</li>\s*", b"", body)

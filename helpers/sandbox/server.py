@@ -675,8 +675,10 @@ class SandboxApp:
 
         Only its owner may read it: the page shows who signs in, from which client, to which
         redirect URI. The owner's link carries a key derived from the control token
-        (``SandboxInfo.debug_url``, ``python -m helpers.sandbox debug-link``); the page swaps
-        it for a cookie at once, so the key leaves the address bar and the history.
+        (``SandboxInfo.debug_url``, ``python -m helpers.sandbox debug-link``, the notebooks'
+        ``show_request_log``); the page swaps it for a cookie at once, so the key leaves the
+        address bar and the history (under a proxy's prefix, ``front.Front`` moves the
+        cookie's Path there too).
         """
         key = debug_key(self.control_token)
         given = req.query.get("key")
