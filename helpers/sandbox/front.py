@@ -9,11 +9,11 @@ A proxy that keeps the path (JupyterHub's for a hub service, jupyter-server-prox
 ``/oauth/authorize``, and the page's own links, forms and redirects are put back under the
 prefix, its cookies' ``Path`` too. Only the sign-in pages are served there (authorize, login,
 consent, sign out, the home page) and the owner's request log (``/debug/requests``, still behind
-its key: the browser of one learner's own Jupyter server may be anywhere); the token endpoint,
-the API and the fault switches stay on the back channel, where the kernels reach them directly
-on 127.0.0.1. A request through the proxy must name the public
-address's host in its Host header (the proxies named above pass the browser's on), so a page
-on another name that resolves here gets nothing (DNS rebinding).
+its key: a learner's browser may be anywhere; a class's front leaves it out, hub.py); the token
+endpoint, the API and the fault switches stay on the back channel, where the kernels reach them
+directly on 127.0.0.1. A request through the proxy must name the public address's host in its
+Host header (the proxies named above pass the browser's on), so a page on another name that
+resolves here gets nothing (DNS rebinding).
 
 ``helpers/sandbox/hub.py`` builds a class's front on this one.
 """
