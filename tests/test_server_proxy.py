@@ -354,6 +354,7 @@ def test_the_owners_request_log_under_the_proxys_prefix_with_its_key_only(fronte
         page = browser.get(local + swapped.headers["Location"][len(prefix) :], timeout=10)
         assert page.status_code == 200 and "Recent requests" in page.text
         assert f"GET {prefix}/oauth/authorize?client_id=" in page.text
+        assert f"{prefix}/debug/" not in page.text  # its own readings are not in it
     home = browser.get(local + "/", timeout=10)
     assert f'href="{prefix}/debug/requests"' in home.text  # the home page's link, prefixed
     # Another name that resolves here gets nothing (DNS rebinding), the log included.

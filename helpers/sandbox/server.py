@@ -207,9 +207,18 @@ class SandboxApp:
                 resp.status,
                 seconds * 1000,
             )
-        if not req.path.startswith("/debug/"):
+        if not self._reads_the_log(req):
             self._record(req, resp, seconds)
         return resp
+
+    def _reads_the_log(self, req: Request) -> bool:
+        """Whether ``req`` is for /debug/..., here or under a proxy's prefix (front.py): the log
+        does not show its own readings."""
+        prefix = self.hub.prefix if self.hub else ""
+        path = req.path
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix) :]
+        return path.startswith("/debug/")
 
     def _answer(self, req: Request) -> Response:
         if self.hub is None:
