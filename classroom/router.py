@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from jupyterhub.log import log_request
 from jupyterhub.services.auth import HubAuth, HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from roster import Progress, as_json, render_html, roster  # beside this file
@@ -75,6 +76,9 @@ class Registry:
             for other, other_port, _ in self._pending.values():
                 if other_port == port and other != user:
                     return f"port {port} is another learner's: restart your kernel"
+            held = self._pending.get(_digest(state))
+            if held and held[0] != user:  # someone copied a learner's link: not theirs to take
+                return "this state is another learner's: start the sign-in again"
             self._pending[_digest(state)] = (user, port, now + PENDING_LIFETIME)
         self.progress.record(user, stage="URL built")
         return None
@@ -105,9 +109,9 @@ class ClassCallback(web.RequestHandler):
             )
             return
         user, port = found
-        target = url_path_join(
-            self.settings["hub_base_url"], "user", user, "proxy", str(port), self.settings["prefix"]
-        )
+        name = quote(user, safe="@~")  # as JupyterHub quotes a name in its own URLs
+        base = self.settings["hub_base_url"]
+        target = url_path_join(base, "user", name, "proxy", str(port), self.settings["prefix"])
         query = {k: self.get_argument(k) for k in self.request.arguments}
         self.set_header("Cache-Control", "no-store")
         self.redirect(target + "?" + urlencode(query))
@@ -268,6 +272,7 @@ def make_app(environ=None) -> web.Application:
         registry=Registry(progress),
         instructors_group=env.get("OAUTH_CLASS_INSTRUCTORS_GROUP", "instructors"),
         cookie_secret=os.urandom(32),
+        log_function=log_request,  # JupyterHub's: code and state in a logged URL become [secret]
         xsrf_cookies=False,
     )
 

@@ -32,7 +32,6 @@ import contextlib
 import json
 import os
 import re
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -175,7 +174,6 @@ def where(config) -> str:
 #: At most this much of an error's message is reported.
 MESSAGE_LIMIT = 200
 _SECRET_PAIR = re.compile(r"\b(" + "|".join(sorted(SECRET_NAMES)) + r")=([^\s&\"']+)", re.I)
-_EXERCISE = re.compile(r"\s*Exercise ([0-9]+\.[0-9]+)\b")
 
 
 def report_error(error: BaseException) -> None:
@@ -188,18 +186,14 @@ def report_error(error: BaseException) -> None:
             _send_later(seat, {"error": type(error).__name__, "message": message})
 
 
-def report_exercise(verdict) -> None:
-    """On a class hub, tell the instructor page an exercise's result, right or wrong.
-
-    ``exercises.Verdict`` calls it as each verdict is made; the exercise's number comes from
-    the docstring of the ``check_...`` function making it ("Exercise 2.1: ..."). A verdict made
-    elsewhere, and "not done yet", are not reported. Never raises; does not wait.
-    """
+def report_exercise(number: str, verdict) -> None:
+    """On a class hub, tell the instructor page exercise ``number``'s result, right or wrong
+    ("not done yet" is not reported). ``exercises.verdict.exercise`` calls it after each check.
+    Never raises; does not wait."""
     if not os.environ.get("JUPYTERHUB_USER") or verdict.status not in ("right", "wrong"):
         return  # off a hub: one dictionary lookup
     with contextlib.suppress(Exception):  # a report is never worth a failed check
-        number = _exercise_number()
-        seat = _reporting_seat() if number else None
+        seat = _reporting_seat()
         if seat is not None:
             _send_later(seat, {"exercise": number, "status": verdict.status})
 
@@ -209,20 +203,6 @@ def _reporting_seat() -> Seat | None:
         return detect()
     except ClassroomError:  # no free port: no seat, and no report
         return None
-
-
-def _exercise_number() -> str | None:
-    """The number in the docstring of the nearest ``check_...`` function up the call stack."""
-    frame = sys._getframe(2)
-    for _ in range(8):
-        if frame is None:
-            return None
-        name = frame.f_code.co_name
-        if name.startswith("check_"):
-            match = _EXERCISE.match(getattr(frame.f_globals.get(name), "__doc__", None) or "")
-            return match.group(1) if match else None
-        frame = frame.f_back
-    return None
 
 
 def _redacted(message: str, seat: Seat) -> str:

@@ -6,13 +6,14 @@ import base64
 import hashlib
 
 from ..config import DEFAULT_REDIRECT_URI, GOTO_SERVICE_URL, OAuthConfig
-from .verdict import TODO, Verdict, not_done, right, wrong
+from .verdict import TODO, Verdict, exercise, not_done, right, wrong
 
 #: RFC 7636 Appendix B's example verifier and the S256 challenge it gives.
 RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 RFC7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
+@exercise
 def check_challenge(challenge: str) -> Verdict:
     """Exercise 2.1: the S256 challenge of RFC 7636 Appendix B's verifier, computed by hand."""
     if not_done(challenge):
@@ -47,6 +48,7 @@ EXAMPLE_CONFIG = OAuthConfig(
 )
 
 
+@exercise
 def check_pkce_parameters(predicted: set[str]) -> Verdict:
     """Exercise 2.2: predict which URL parameters disappear without PKCE, then see."""
     if not_done(predicted):

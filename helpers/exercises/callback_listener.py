@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..errors import PortInUse
 from ..loopback import free_port
-from .verdict import TODO, Verdict, not_done, right, source_of, wrong
+from .verdict import TODO, Verdict, exercise, not_done, right, source_of, wrong
 
 _STATE_CASES = [
     ({"code": "c", "state": "s3cret-state"}, True, "the genuine callback was refused"),
@@ -22,6 +22,7 @@ _STATE_CASES = [
 ]
 
 
+@exercise
 def check_state_check(state_ok: Callable[[dict, str], bool]) -> Verdict:
     """Exercise 3.1: the broken state check, fixed."""
     if not_done(state_ok):
@@ -39,6 +40,7 @@ def check_state_check(state_ok: Callable[[dict, str], bool]) -> Verdict:
     return right("only the exact state of this attempt gets through." + tip)
 
 
+@exercise
 def check_tampered_state(tamper: Callable[[str], str]) -> Verdict:
     """Exercise 3.2: send the listener a callback whose state you changed, and watch the 403."""
     if not_done(tamper):

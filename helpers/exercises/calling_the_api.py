@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .verdict import TODO, Verdict, not_done, right, wrong
+from .verdict import TODO, Verdict, exercise, not_done, right, wrong
 
 STATUS_QUESTIONS = ("made-up token", "expired token", "valid token without the scope")
 
 
+@exercise
 def check_status_prediction(prediction: dict[str, int]) -> Verdict:
     """Exercise 5.1: the status an API answers in each case (RFC 6750 §3.1)."""
     if not_done(prediction) or any(not_done(v) for v in dict(prediction).values()):
@@ -29,6 +30,7 @@ def check_status_prediction(prediction: dict[str, int]) -> Verdict:
     )
 
 
+@exercise
 def check_after_refresh(after_refresh: Callable[[dict, dict], dict]) -> Verdict:
     """Exercise 5.2: the tokens to keep after a refresh, fixed to keep the old refresh token."""
     if not_done(after_refresh):

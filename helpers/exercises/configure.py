@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 from ..config import DEFAULT_REDIRECT_URI, GOTO_SERVICE_URL, validate
 from ..errors import ConfigError
-from .verdict import TODO, Verdict, not_done, right, source_of, wrong
+from .verdict import TODO, Verdict, exercise, not_done, right, source_of, wrong
 
 
+@exercise
 def check_env(values: dict[str, str]) -> Verdict:
     """Exercise 1.1: the broken .env values, fixed to talk to GoTo as the tutorial registers."""
     if not_done(values):
@@ -31,6 +32,7 @@ def check_env(values: dict[str, str]) -> Verdict:
     )
 
 
+@exercise
 def check_make_state(make_state: Callable[[], str]) -> Verdict:
     """Exercise 1.2: Node's ``crypto.randomBytes(15).toString('hex')``, in Python."""
     if not_done(make_state):

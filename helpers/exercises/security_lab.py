@@ -8,7 +8,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from .verdict import TODO, Verdict, not_done, right, wrong
+from .verdict import TODO, Verdict, exercise, not_done, right, wrong
 
 #: The code the attacker of notebook 6's exercise got from their own sign-in.
 ATTACKER_CODE = "code-from-the-attackers-own-sign-in"
@@ -49,6 +49,7 @@ class NaiveListener:
         self.server.server_close()
 
 
+@exercise
 def check_naive_forgery(forge: Callable[[str], str]) -> Verdict:
     """Exercise 6.1: a forged callback that the naive listener takes and the real one refuses."""
     if not_done(forge):

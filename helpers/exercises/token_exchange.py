@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote_plus
 
-from .verdict import TODO, Verdict, not_done, right, wrong
+from .verdict import TODO, Verdict, exercise, not_done, right, wrong
 
 #: A made-up client for the HTTP Basic exercises; the secret holds '+', '/' and '='.
 EXAMPLE_CLIENT_ID = "tutorial-client"
@@ -16,6 +16,7 @@ EXAMPLE_BASIC_HEADER = "Basic " + base64.b64encode(
 ).decode("ascii")
 
 
+@exercise
 def check_basic_decoding(answer: tuple[str, str]) -> Verdict:
     """Exercise 4.1: the client id and secret inside ``EXAMPLE_BASIC_HEADER``."""
     if not_done(answer) or (isinstance(answer, tuple) and any(map(not_done, answer))):
@@ -39,6 +40,7 @@ def check_basic_decoding(answer: tuple[str, str]) -> Verdict:
     return wrong("not the pair in the header: strip 'Basic ', base64-decode, split at ':'.")
 
 
+@exercise
 def check_raw_basic(header: str) -> Verdict:
     """Exercise 4.2: the header GoTo's pages describe for the example client (raw, no encoding)."""
     if not_done(header):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,8 +18,6 @@ class Verdict:
     status: str
     why: str
 
-    __post_init__ = hub.report_exercise  # on a class hub, each check reaches the instructor page
-
     @property
     def ok(self) -> bool:
         return self.status == "right"
@@ -30,6 +30,25 @@ class Verdict:
         return f"{label[self.status]}: {self.why}"
 
     __repr__ = __str__
+
+
+_NUMBER = re.compile(r"\s*Exercise ([0-9]+\.[0-9]+):")
+
+
+def exercise(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
+    """Mark ``check`` as the check of the exercise its docstring names ("Exercise 2.1: ..."):
+    on a class hub, each right or wrong answer it gives reaches the instructor page."""
+    number = _NUMBER.match(check.__doc__ or "")
+    if number is None:
+        raise ValueError(f"{check.__name__}'s docstring must start with 'Exercise N.M:'")
+
+    @functools.wraps(check)
+    def checked(*args, **kwargs) -> Verdict:
+        verdict = check(*args, **kwargs)
+        hub.report_exercise(number.group(1), verdict)
+        return verdict
+
+    return checked
 
 
 def right(why: str) -> Verdict:

@@ -112,7 +112,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "number (the sandbox's own rule, for jupyter-server-proxy's /proxy/<port>/)",
     )
     # Behind a proxy (helpers/sandbox/front.py): a class on JupyterHub (hub.py,
-    # classroom/jupyterhub_config.py), or one learner's Jupyter server (helpers/proxied.py).
+    # classroom/jupyterhub_config.py), or one learner's Jupyter server (helpers/server_proxy.py).
     parser.add_argument(
         "--public-url",
         default=os.environ.get("OAUTH_SANDBOX_PUBLIC_URL"),

@@ -148,6 +148,14 @@ def test_each_exercise_check_reports_its_number_and_result(router):
     }
 
 
+def test_every_check_is_marked_as_an_exercise_with_its_number():
+    checks = [getattr(exercises, n) for n in exercises.__all__ if n.startswith("check_")]
+    assert len(checks) == 11
+    for check in checks:  # @exercise read the number from the docstring at import
+        assert hasattr(check, "__wrapped__"), check.__name__
+        assert check.__doc__.startswith("Exercise "), check.__name__
+
+
 def test_a_shown_error_is_reported_by_name_with_its_secrets_masked(router):
     from IPython.core.interactiveshell import InteractiveShell
 

@@ -1,0 +1,70 @@
+"""The class callback service in-process (classroom/router.py), on a real loopback port: what
+the hub is not needed for. The whole hub is in test_hub.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "classroom"))  # as the hub runs it
+import router  # noqa: E402
+
+PREFIX = "/services/oauth-callback/"
+
+
+@pytest.fixture
+def service():
+    app = router.make_app(
+        {"JUPYTERHUB_SERVICE_PREFIX": PREFIX, "JUPYTERHUB_API_TOKEN": "service-token"}
+    )
+    loop = asyncio.new_event_loop()
+    ready, holder = threading.Event(), {}
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        holder["server"] = app.listen(0, "127.0.0.1")
+        ready.set()
+        loop.run_forever()
+
+    threading.Thread(target=serve, daemon=True).start()
+    ready.wait(10)
+    port = next(iter(holder["server"]._sockets.values())).getsockname()[1]
+    yield app, f"http://127.0.0.1:{port}{PREFIX}"
+    loop.call_soon_threadsafe(holder["server"].stop)
+    loop.call_soon_threadsafe(loop.stop)
+
+
+def test_a_state_registered_by_one_learner_cannot_be_taken_over_by_another(service):
+    registry = service[0].settings["registry"]
+    assert registry.register("alice", "S", 40001) is None
+    assert "another learner's" in registry.register("mallory", "S", 40002)
+    assert registry.take("S") == ("alice", 40001)
+    assert registry.register("alice", "T", 40001) is None  # her own again: fine
+
+
+def test_the_browser_goes_on_to_the_learners_server_by_its_quoted_name(service):
+    app, url = service
+    app.settings["registry"].register("ann marie", "S2", 40003)
+    answer = requests.get(url, params={"code": "c", "state": "S2"}, allow_redirects=False)
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith(f"/user/ann%20marie/proxy/40003{PREFIX}?")
+
+
+def test_a_refused_callback_is_logged_without_its_code_and_state(service, caplog):
+    _, url = service
+    with caplog.at_level(logging.INFO, logger="tornado.access"):
+        answer = requests.get(url, params={"code": "SECRETCODE123", "state": "unknown-state"})
+    assert answer.status_code == 400
+    deadline = time.monotonic() + 5  # the line is written just after the answer is sent
+    while not caplog.records and time.monotonic() < deadline:
+        time.sleep(0.02)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "400 GET" in logged and "[secret]" in logged
+    assert "SECRETCODE123" not in logged and "unknown-state" not in logged
