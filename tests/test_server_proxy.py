@@ -18,11 +18,14 @@ import requests
 
 from helpers import lab, server_proxy
 from helpers.browser_origin import OriginListener, parse_origin
+from helpers.config import OAuthConfig
 from helpers.sandbox import (
     ensure_running,
     ensure_serving,
     recorded_info,
+    request_log_link,
     serve_in_thread,
+    show_request_log,
     stop_running,
 )
 from helpers.sandbox.__main__ import _serve_class, parse_args
@@ -394,6 +397,80 @@ def test_the_sign_in_pages_under_the_proxys_prefix_with_the_demo_account(fronted
     assert (
         requests.get(f"{local}/", headers={"Host": "evil.example"}, timeout=10).status_code == 421
     )
+
+
+def test_the_owners_request_log_under_the_proxys_prefix_with_its_key_only(fronted):
+    running, front = fronted
+    prefix = front.split("lab.example.org", 1)[1]
+    local = running.url + prefix
+    browser = requests.Session()
+    browser.headers["Host"] = "lab.example.org"  # as jupyter-server-proxy passes it on
+    browser.get(f"{local}/oauth/authorize?client_id={running.info.client_id}", timeout=10)
+    # No key, or a wrong one: the page that says who may read it, through the proxy too.
+    for bare in ("/debug/requests", "/debug/requests?key=guess"):
+        refused = browser.get(local + bare, timeout=10)
+        assert refused.status_code == 403 and "debug-link" in refused.text
+        assert "/oauth/authorize" not in refused.text
+    link = request_log_link(_cfg(running.url, front, listen_uri="http://127.0.0.1:40123/cb"))
+    assert link.startswith(f"{front}/debug/requests?key="), link
+    swapped = browser.get(local + link[len(front) :], allow_redirects=False, timeout=10)
+    assert swapped.status_code == 303
+    assert swapped.headers["Location"] == f"{prefix}/debug/requests"  # the key leaves the bar
+    assert f"Path={prefix}/debug/;" in swapped.headers["Set-Cookie"]
+    # The cookie is sent back under the prefix (the session's jar keeps to its Path): a
+    # reload of the page reads the log, the learner's own sign-in request in it.
+    for _ in range(2):
+        page = browser.get(local + swapped.headers["Location"][len(prefix) :], timeout=10)
+        assert page.status_code == 200 and "Recent requests" in page.text
+        assert f"GET {prefix}/oauth/authorize?client_id=" in page.text
+        assert f"{prefix}/debug/" not in page.text  # its own readings are not in it
+    home = browser.get(local + "/", timeout=10)
+    assert f'href="{prefix}/debug/requests"' in home.text  # the home page's link, prefixed
+    # Another name that resolves here gets nothing (DNS rebinding), the log included.
+    stranger = requests.get(
+        local + "/debug/requests",
+        headers={"Host": "evil.example"},
+        cookies=browser.cookies,
+        timeout=10,
+    )
+    assert stranger.status_code == 421
+
+
+def _cfg(service_url, authorize_base_url="", *, listen_uri="", is_sandbox=True):
+    return OAuthConfig(
+        service_url=service_url,
+        client_id="c",
+        client_secret="s",
+        redirect_uri="http://127.0.0.1:5000/login/oauth2/code/goto",
+        is_sandbox=is_sandbox,
+        authorize_base_url=authorize_base_url,
+        listen_uri=listen_uri,
+    )
+
+
+def test_the_request_log_link_in_each_mode(fronted, capsys):
+    running, front = fronted
+    key = running.info.debug_url.split("?key=", 1)[1]
+    laptop = _cfg(running.url)
+    assert request_log_link(laptop) == f"{running.url}/debug/requests?key={key}"
+    proxied = _cfg(running.url, front, listen_uri="http://127.0.0.1:40123/cb")
+    assert request_log_link(proxied) == f"{front}/debug/requests?key={key}"
+    # A class hub's sandbox is the whole class's: no link, one line saying whose it is.
+    class_hub = _cfg(running.url, "https://hub.example.org/services/oauth-sandbox")
+    assert request_log_link(class_hub) is None
+    show_request_log(class_hub)
+    assert "your teacher's" in capsys.readouterr().out
+    goto = _cfg("https://authentication.logmeininc.com", is_sandbox=False)
+    assert request_log_link(goto) is None
+    show_request_log(goto)
+    assert capsys.readouterr().out == ""  # GoTo has no such page
+    show_request_log(proxied)  # outside a notebook: the label and the link, printed
+    assert (
+        capsys.readouterr().out == f"The sandbox's request log: {front}/debug/requests?key={key}\n"
+    )
+    # Not the owner (the state file unreadable): the bare page, through the proxy as well.
+    nobody = f"http://127.0.0.1:{free_port()}"
+    assert request_log_link(_cfg(nobody, front, listen_uri="x")) == f"{front}/debug/requests"
 
 
 def test_ensure_serving_restarts_a_sandbox_serving_another_address(tmp_path, monkeypatch):

@@ -32,11 +32,11 @@ from .control import Faults, ensure_serving, faults, stop_running
 from .defaults import DEFAULT_PORT
 from .process import (
     SandboxInfo,
-    debug_url,
     ensure_running,
     next_free_port,
     recorded_info,
 )
+from .request_log import debug_url, request_log_link, show_request_log
 
 if TYPE_CHECKING:
     from .runner import RunningSandbox
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = [
     "SandboxInfo",
     "debug_url",
+    "request_log_link",
+    "show_request_log",
     "ensure_running",
     "ensure_serving",
     "serve_in_thread",

@@ -7,17 +7,20 @@
 A proxy that keeps the path (JupyterHub's for a hub service, jupyter-server-proxy's
 ``/proxy/absolute/<port>/``) hands the sandbox ``<prefix>/oauth/authorize``: it is answered as
 ``/oauth/authorize``, and the page's own links, forms and redirects are put back under the
-prefix. Only the sign-in pages are served there (authorize, login, consent, sign out, the home
-page); the token endpoint, the API and the fault switches stay on the back channel, where the
-kernels reach them directly on 127.0.0.1. A request through the proxy must name the public
-address's host in its Host header (the proxies named above pass the browser's on), so a page
-on another name that resolves here gets nothing (DNS rebinding).
+prefix, its cookies' ``Path`` too. Only the sign-in pages are served there (authorize, login,
+consent, sign out, the home page) and the owner's request log (``/debug/requests``, still behind
+its key: a learner's browser may be anywhere; a class's front leaves it out, hub.py); the token
+endpoint, the API and the fault switches stay on the back channel, where the kernels reach them
+directly on 127.0.0.1. A request through the proxy must name the public address's host in its
+Host header (the proxies named above pass the browser's on), so a page on another name that
+resolves here gets nothing (DNS rebinding).
 
 ``helpers/sandbox/hub.py`` builds a class's front on this one.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
@@ -32,6 +35,9 @@ FRONT_ROUTES = {
     ("POST", "/oauth/consent"),
     ("POST", "/oauth/sign-out"),  # the consent and home pages' Sign out button
 }
+#: The owner's request log, which a plain front serves too (a class's does not: hub.py).
+LOG_ROUTE = ("GET", "/debug/requests")
+_COOKIE_PATH = re.compile(r"(;\s*Path=)/", re.I)
 
 
 @dataclass
@@ -39,6 +45,9 @@ class Front:
     """The sign-in pages under ``public_url``'s path (see the module's docstring)."""
 
     public_url: str  # what browsers use, e.g. "https://hub.example.org/services/oauth-sandbox/"
+
+    #: (method, path below the prefix) of what a browser may ask for through the proxy.
+    routes = FRONT_ROUTES | {LOG_ROUTE}
 
     @property
     def prefix(self) -> str:
@@ -56,7 +65,7 @@ class Front:
             return None, None
         inner = path[len(self.prefix) :] or "/"
         method = "GET" if req.method == "HEAD" else req.method
-        if (method, inner) not in FRONT_ROUTES:
+        if (method, inner) not in self.routes:
             return None, json_response(
                 404,
                 {
@@ -77,10 +86,12 @@ class Front:
         return replace(req, target=inner + ("?" + query if query else "")), None
 
     def outgoing(self, resp: Response) -> Response:
-        """Put the page's own links, forms and redirects back under the prefix."""
+        """Put the page's own links, forms, redirects and cookies back under the prefix."""
         for i, (name, value) in enumerate(resp.headers):
             if name.lower() == "location" and value.startswith("/"):
                 resp.headers[i] = (name, self.prefix + value)
+            elif name.lower() == "set-cookie":  # e.g. the log's cookie: Path=<prefix>/debug/
+                resp.headers[i] = (name, _COOKIE_PATH.sub(lambda m: f"{m[1]}{self.prefix}/", value))
         if resp.body and self._is_html(resp):
             body = resp.body
             for attr in (b'action="/', b'href="/'):

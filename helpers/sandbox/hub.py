@@ -10,7 +10,9 @@ account per learner, and each learner's progress for the instructor page.
 Browsers reach the sandbox through JupyterHub's proxy, which does not strip the prefix: the
 sign-in pages are served under it as ``front.Front`` serves them (a page asked for at
 ``/services/oauth-sandbox/oauth/authorize`` is answered as ``/oauth/authorize``); the token
-endpoint, the API and the fault switches stay on the back channel.
+endpoint, the API, the fault switches and the request log stay on the back channel: the log
+shows every learner's sign-ins, so it is the teacher's, on the hub's machine
+(``python -m helpers.sandbox debug-link``).
 
 Each learner signs in as their hub name with the password ``class_password(secret, name)``,
 which the hub puts in that learner's environment only (``classroom/jupyterhub_config.py``);
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from .front import Front
+from .front import FRONT_ROUTES, Front
 from .transport import Request, Response
 
 CLASS_HINT = (
@@ -53,14 +55,18 @@ class HubFront(Front):
     events_file: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    routes = FRONT_ROUTES  # not the request log: it shows the whole class (module docstring)
+
     def outgoing(self, resp: Response) -> Response:
         """The prefix's links (``Front``), and the class's sign-in form."""
         resp = super().outgoing(resp)
         if resp.body and self._is_html(resp):
             # Learners sign in with their hub name, which is not an email address, and with
-            # the password their notebook shows, not the demo account's.
+            # the password their notebook shows, not the demo account's; and no link to the
+            # request log, which is not served here.
             body = resp.body.replace(b'type="email"', b'type="text"')
-            resp.body = re.sub(rb'<aside class="demo".*?</aside>', CLASS_HINT, body, flags=re.S)
+            body = re.sub(rb'<aside class="demo".*?</aside>', CLASS_HINT, body, flags=re.S)
+            resp.body = re.sub(rb"<li><a href=\"[^\"]*/debug/requests\".*?</li>\s*", b"", body)
         return resp
 
     # --- one account per learner ------------------------------------------------------------

@@ -148,8 +148,8 @@ def debug_refused_page() -> Response:
         "The request log shows who signs in, from which application, to which redirect URI, "
         "so only whoever started this sandbox may read it.",
         "Open the link that `python -m helpers.sandbox debug-link` prints (in the checkout "
-        "that started the sandbox), or `helpers.sandbox.ensure_running().debug_url` in a "
-        "notebook.",
+        "that started the sandbox), or the link `sandbox.show_request_log(cfg)` shows in "
+        "a notebook.",
     )
 
 

@@ -377,19 +377,6 @@ def ensure_running(
     )
 
 
-def debug_url(url: str) -> str:
-    """The link to the request log of the sandbox at ``url``: the owner's (with its key) when
-    this user can read the sandbox's state file, else the bare page, which says who may read it.
-    """
-    url = url.rstrip("/")
-    health = _get_json(url + "/health")
-    if health and health.get("service") == SERVICE and health.get("data_dir"):
-        state = _read_state(Path(health["data_dir"]))
-        if state and state.get("pid") == health.get("pid") and state.get("control_token"):
-            return f"{url}/debug/requests?key={debug_key(state['control_token'])}"
-    return url + "/debug/requests"
-
-
 def _control_token(url: str) -> str | None:
     """The control token of the sandbox at ``url``, from its state file, if this user can read
     it (mode 0600: only the user who started the sandbox)."""

@@ -207,9 +207,18 @@ class SandboxApp:
                 resp.status,
                 seconds * 1000,
             )
-        if not req.path.startswith("/debug/"):
+        if not self._reads_the_log(req):
             self._record(req, resp, seconds)
         return resp
+
+    def _reads_the_log(self, req: Request) -> bool:
+        """Whether ``req`` is for /debug/..., here or under a proxy's prefix (front.py): the log
+        does not show its own readings."""
+        prefix = self.hub.prefix if self.hub else ""
+        path = req.path
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix) :]
+        return path.startswith("/debug/")
 
     def _answer(self, req: Request) -> Response:
         if self.hub is None:
@@ -675,8 +684,10 @@ class SandboxApp:
 
         Only its owner may read it: the page shows who signs in, from which client, to which
         redirect URI. The owner's link carries a key derived from the control token
-        (``SandboxInfo.debug_url``, ``python -m helpers.sandbox debug-link``); the page swaps
-        it for a cookie at once, so the key leaves the address bar and the history.
+        (``SandboxInfo.debug_url``, ``python -m helpers.sandbox debug-link``, the notebooks'
+        ``show_request_log``); the page swaps it for a cookie at once, so the key leaves the
+        address bar and the history (under a proxy's prefix, ``front.Front`` moves the
+        cookie's Path there too).
         """
         key = debug_key(self.control_token)
         given = req.query.get("key")

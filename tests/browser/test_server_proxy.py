@@ -1,9 +1,10 @@
 """Notebook 01, then 04, in a JupyterLab served under a base URL (as on Binder), signed in by
 Chromium through jupyter-server-proxy, with no setting: the kernel finds its server, asks the
 browser its address, starts the sandbox with the matching public URL, and the callback comes
-back to the kernel's listener through ``<base>proxy/<port>/``. 04 is opened at another address
-of the same server (``localhost`` instead of ``127.0.0.1``, as a tunnel's and then the server's
-own name would be): its kernel asks the browser again and the sandbox moves to that address.
+back to the kernel's listener through ``<base>proxy/<port>/``. The notebook's link to the
+sandbox's request log opens there too. 04 is opened at another address of the same server
+(``localhost`` instead of ``127.0.0.1``, as a tunnel's and then the server's own name would
+be): its kernel asks the browser again and the sandbox moves to that address.
 
 One ``jupyter lab --ServerApp.base_url=/user/learner/`` for the module; the kernels start the
 sandbox themselves, in the module's temporary folder, and it is stopped at the end.
@@ -113,6 +114,29 @@ def test_notebooks_1_to_4_sign_in_through_the_proxy_under_a_base_url(
     assert not notebook.errors()
     assert any("/origin?key=" in url for url in requested)
     assert not [url for url in requested if "/direct?key=" in url]
+
+    # The sandbox's request log, linked where the sign-in pages are: the owner's key is
+    # swapped for a cookie under the prefix, and the page shows this learner's requests.
+    log = f"{front}absolute/{urlport(info.url)}/debug/requests"
+    href = notebook.panel.get_by_role("link", name="The sandbox's request log").get_attribute(
+        "href"
+    )
+    assert href.startswith(log + "?key="), href
+    reader = context.new_page()
+    try:
+        reader.goto(href, timeout=LAB_TIMEOUT_MS)
+        assert reader.url == log  # the key left the address bar
+        for _ in ("opened", "reloaded"):
+            text = reader.locator("main").inner_text()
+            assert "Recent requests" in text, text[:300]
+            assert f"GET {BASE_URL}proxy/absolute/{urlport(info.url)}/oauth/authorize?" in text
+            assert "POST /oauth/token" in text  # the kernel's, on the back channel
+            reader.reload(timeout=LAB_TIMEOUT_MS)
+        cookie = next(c for c in context.cookies() if c["name"].endswith("_debug"))
+        assert cookie["path"] == f"{BASE_URL}proxy/absolute/{urlport(info.url)}/debug/"
+        shots.take(reader, "request-log-through-the-proxy")
+    finally:
+        reader.close()
 
 
 def urlport(url: str) -> int:

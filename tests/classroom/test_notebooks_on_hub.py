@@ -73,6 +73,9 @@ def test_notebooks_5_and_6_on_the_hub_and_what_the_instructor_sees(chromium, hub
             assert not notebook.errors(), (name, notebook.errors())
             broken = outputs.filter(has_text="this server does not")  # a defence that failed
             assert broken.all_inner_texts() == []
+            # The class sandbox's request log is the whole class's: no link, whose it is.
+            assert notebook.panel.get_by_role("link", name="The sandbox's request log").count() == 0
+            assert outputs.filter(has_text="request log shows every learner").count() == 1
         assert clicked == ["Allow", "Allow", "Allow", "Deny"]  # 06: labs 1, 3, 4 and 5
 
         notebook = _open(page, hub, "slip")

@@ -102,7 +102,10 @@ def test_through_the_hub_only_the_sign_in_pages_and_only_for_the_hubs_name(sandb
     port = running.url.rsplit(":", 1)[1]
     front = f"http://127.0.0.1:{port}/services/oauth-sandbox"
     host = {"Host": "hub.example:8000"}
+    # The request log shows the whole class: not served through the hub, nor linked there.
     assert requests.get(front + "/debug/requests", headers=host, timeout=10).status_code == 404
+    home = requests.get(front + "/", headers=host, timeout=10)
+    assert home.status_code == 200 and "/debug/requests" not in home.text
     assert requests.post(front + "/sandbox/reset", headers=host, timeout=10).status_code == 404
     assert (
         requests.get(front + "/", headers={"Host": "evil.example"}, timeout=10).status_code == 421
