@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 
 from dotenv import load_dotenv
 from oauthlib.oauth2 import InvalidClientError, OAuth2Error
+from requests import RequestException
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
@@ -31,9 +32,7 @@ if urlsplit(SERVICE_URL).scheme == "http":  # OAuth needs TLS (RFC 6749 §3.1), 
         raise SystemExit(f"OAUTH_SERVICE_URL={SERVICE_URL}: use https (only 127.0.0.1 may be http)")
     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # a server on this machine may use http://
 CLIENT_ID, SECRET = os.environ["OAUTH_CLIENT_ID"], os.environ["OAUTH_CLIENT_SECRET"]
-REDIRECT_URI = (
-    os.environ.get("OAUTH_REDIRECT_URI") or "http://127.0.0.1:5000/login/oauth2/code/goto"
-)
+REDIRECT_URI = os.getenv("OAUTH_REDIRECT_URI") or "http://127.0.0.1:5000/login/oauth2/code/goto"
 
 # Stage 2: the authorization URL with a random state (crypto.randomBytes -> secrets).
 # PKCE (RFC 7636) is one keyword more than app.js; a server that ignores it is not harmed.
@@ -93,5 +92,8 @@ except OAuth2Error as error:  # the server's refusal (RFC 6749 §5.2), and what 
     fix = "check OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET in .env"
     fix = fix if error.error == "invalid_client" else "run python app.py to sign in again"
     raise SystemExit(f"Token request refused ({error.error}): {fix}. {error.description}") from None
+except RequestException as error:  # no answer at all: a stopped server, a wrong address
+    hint = "is the server up and OAUTH_SERVICE_URL right? Then run python app.py again"
+    raise SystemExit(f"No answer from {token_url} ({type(error).__name__}): {hint}.") from None
 print("Access token for", token.get("principal"), "with scopes", " ".join(token.get("scope", [])))
 print("Bearer …" + token["access_token"][-4:], "expires in", token["expires_in"], "seconds")

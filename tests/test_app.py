@@ -209,3 +209,21 @@ def test_app_refuses_plain_http_to_another_machine(tmp_path):
     assert done.returncode == 1
     assert "OAUTH_SERVICE_URL=http://auth.example.com: use https" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_app_says_so_when_the_token_endpoint_does_not_answer(tmp_path):
+    """The sign-in went through, then the server stopped (or .env names the wrong port)."""
+    gone = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    app, link, redirect_uri = start_app(None, tmp_path, partial(server_env, gone, SECRET))
+    try:
+        state = parse_qs(urlsplit(link).query)["state"][0]
+        with requests.Session() as browser:
+            browser.trust_env = False
+            back = {"code": "code-1", "state": state}
+            assert browser.get(redirect_uri, params=back, timeout=5).status_code == 200
+        output = app.communicate(timeout=30)[0]
+    finally:
+        app.kill()
+    assert app.returncode == 1
+    assert f"No answer from {gone}/oauth/token (ConnectionError): is the server up" in output
+    assert "Traceback" not in output
