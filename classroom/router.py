@@ -13,7 +13,7 @@ Routes, under the service's prefix (``/services/oauth-callback/``):
   its hub user by the token JupyterHub gave its server (``Authorization: token ...``).
 - ``POST /api/report`` ``{"error", "message"}`` or ``{"exercise", "status"}``: a kernel reports
   the tutorial error its learner was just shown, or an exercise's check (helpers/hub.py); the
-  same authentication.
+  same authentication; ``REPORTS_PER_MINUTE`` per learner, then 429 with ``Retry-After``.
 - ``GET  /instructor`` (and ``/instructor.json``, its twin for scripts, which send an
   instructor's hub token as ``Authorization: token ...``): the whole class from the hub's list
   of users, each learner's furthest stage, last error and exercises, who is stuck longest first
@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import signal
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -52,6 +54,11 @@ RESULTS = ("right", "wrong")
 #: when the teacher restarts the hub (and each answer costs the hub ~0.1 s for 200 users).
 CLASS_LIST_MAX_AGE = 60
 MESSAGE_LIMIT = 300
+#: Reports one learner's kernels may send in a minute: a few errors and checks a minute is a
+#: busy learner; a cell posting in a loop is cut off (429) before it fills the service's file.
+REPORTS_PER_MINUTE = 30
+#: The largest request body the service reads (a report or a registration is under 1 KiB).
+MAX_BODY = 16 * 1024
 
 
 def _digest(state: str) -> str:
@@ -172,6 +179,11 @@ class Report(KernelAPI):
 
     async def post(self) -> None:
         user = await self.learner()
+        wait = self._too_soon(user)
+        if wait:
+            self.set_status(429)
+            self.set_header("Retry-After", str(wait))
+            return self.finish({"error": f"at most {REPORTS_PER_MINUTE} reports a minute"})
         usage = '{"error": "ClassName", "message": "..."} or {"exercise": "2.1", "status": "right"}'
         data = self.body(usage)
         error, exercise = data.get("error"), data.get("exercise")
@@ -184,6 +196,16 @@ class Report(KernelAPI):
             raise web.HTTPError(400, f"send {usage}")
         self.settings["progress"].record(user, **event)
         self.finish({"ok": True})
+
+    def _too_soon(self, user: str) -> int:
+        """Seconds until ``user`` may report again, or 0 (and this report is counted)."""
+        now, recent = time.monotonic(), self.settings["reports"].setdefault(user, deque())
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        if len(recent) >= REPORTS_PER_MINUTE:
+            return max(1, math.ceil(recent[0] + 60 - now))
+        recent.append(now)
+        return 0
 
 
 class Instructor(HubOAuthenticated, web.RequestHandler):
@@ -270,6 +292,7 @@ def make_app(environ=None) -> web.Application:
         progress=progress,
         class_list=[],  # [when, names]: the hub's last answer
         registry=Registry(progress),
+        reports={},  # user -> when their reports of the last minute came
         instructors_group=env.get("OAUTH_CLASS_INSTRUCTORS_GROUP", "instructors"),
         cookie_secret=os.urandom(32),
         log_function=log_request,  # JupyterHub's: code and state in a logged URL become [secret]
@@ -285,7 +308,7 @@ def main() -> None:
     # On one machine: loopback only. In a hub pod (http://hub:8771): the pod's interfaces,
     # which the chart's network policy guards.
     loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
-    app.listen(url.port, url.hostname if loopback else "")
+    app.listen(url.port, url.hostname if loopback else "", max_body_size=MAX_BODY)
     loop = ioloop.IOLoop.current()
     # The hub stops a service with SIGINT, then SIGTERM: either ends it quietly, also when it
     # was started with SIGINT ignored (``cmd &`` in a script).

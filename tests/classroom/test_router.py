@@ -68,3 +68,25 @@ def test_a_refused_callback_is_logged_without_its_code_and_state(service, caplog
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "400 GET" in logged and "[secret]" in logged
     assert "SECRETCODE123" not in logged and "unknown-state" not in logged
+
+
+def test_a_learner_who_reports_in_a_loop_is_cut_off_and_others_are_not(service, monkeypatch):
+    app, url = service
+
+    async def user_for_token(token, sync=False):  # the hub's answer for each learner's token
+        return {"kind": "user", "name": token}
+
+    monkeypatch.setattr(app.settings["hub_auth"], "user_for_token", user_for_token)
+    report = {"exercise": "2.1", "status": "wrong"}
+
+    def post(user):
+        headers = {"Authorization": f"token {user}"}
+        return requests.post(url + "api/report", json=report, headers=headers, timeout=10)
+
+    answers = [post("mallory") for _ in range(router.REPORTS_PER_MINUTE + 5)]
+    assert [a.status_code for a in answers].count(200) == router.REPORTS_PER_MINUTE
+    refused = answers[-1]
+    assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "reports a minute" in refused.json()["error"]
+    assert post("alice").status_code == 200  # one learner's loop costs the others nothing
+    assert app.settings["progress"].learners()["mallory"].exercises == {"2.1": "wrong"}
