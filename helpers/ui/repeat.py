@@ -13,11 +13,16 @@ from ..errors import RepeatedSignIn
 # Clicking the panel's link selects its cell; back in the notebook, Shift+Enter queues that
 # cell again. The kernel runs it once the sign-in is over, and it would start a second one.
 
+#: The longest wait in the kernel's queue counted (Run All: the cells above run first). The
+#: frontend's clock and the kernel's may differ; past this, a difference is taken for that.
+MAX_QUEUED = 30.0
+
 
 @dataclass(frozen=True)
 class _CellRun:
     cell: str  # the notebook cell's id, as the frontend sends it
     sent_at: float  # when the frontend asked to run it (its clock)
+    queued: float = 0.0  # seconds it waited behind other cells before it ran (0 to MAX_QUEUED)
 
 
 @dataclass(frozen=True)
@@ -43,18 +48,20 @@ def this_cell_run() -> _CellRun | None:
             return None
     if not cell or not isinstance(sent, datetime):
         return None
-    return _CellRun(cell, sent.timestamp())
+    queued = min(max(time.time() - sent.timestamp(), 0.0), MAX_QUEUED)
+    return _CellRun(cell, sent.timestamp(), queued)
 
 
 def refuse_a_repeat(run: _CellRun | None) -> None:
     """``RepeatedSignIn`` when this cell was asked to run again before its last sign-in ended.
 
-    Both times come from the frontend's clock, so the comparison holds whatever the kernel's.
+    The last sign-in ended, on the frontend's clock, ``queued + took`` after it was sent: the
+    time its cell waited behind the cells above it (Run All), then the sign-in itself.
     """
     last = _last_sign_in
     if run is None or last is None or last.run.cell != run.cell:
         return
-    if run.sent_at - last.run.sent_at < last.took:
+    if run.sent_at - last.run.sent_at < last.run.queued + last.took:
         raise RepeatedSignIn()
 
 
