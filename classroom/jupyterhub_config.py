@@ -110,13 +110,24 @@ def learner_home(spawner) -> Path:
     return Path(spawner.home_dir_template.format(username=spawner.user.name))
 
 
+LEARNER_ENV = """\
+# Your own settings. The hub sets the class's values (the sandbox, the client, the redirect
+# URI) in your server's environment, and those win over this file. This file also stops the
+# notebooks' search for a .env here, in your home, so none above it is read.
+"""
+
+
 def hand_out_notebooks(spawner) -> None:
     """Copy the tutorial's notebooks into a new learner's home (nbgitpuller does this on a
-    real hub: see the README)."""
+    real hub: see the README), with an .env of their own: the notebooks look for the nearest
+    .env upwards from their folder, and homes under classroom/.state would otherwise reach the
+    repository's, the teacher's."""
     home = learner_home(spawner)
     if not (home / "notebooks").exists():
         home.mkdir(parents=True, exist_ok=True)
         shutil.copytree(REPO / "notebooks", home / "notebooks")
+    if not (home / ".env").exists():
+        (home / ".env").write_text(LEARNER_ENV, "utf-8")
 
 
 c.Spawner.pre_spawn_hook = hand_out_notebooks

@@ -8,6 +8,7 @@ by sessions signed in to the hub. tests/classroom/test_lab.py does the same in J
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from html import unescape
@@ -166,6 +167,17 @@ def test_kernels_reports_reach_the_page_and_its_json_twin_for_instructors_and_ad
 
 def _token(token: str) -> dict[str, str]:
     return {"Authorization": f"token {token}"}
+
+
+def test_each_learners_notebooks_read_their_own_env_not_one_above_their_home(servers, monkeypatch):
+    """A learner's home is under classroom/.state by default, inside the repository: without
+    one of its own, the search for a .env from their notebooks reached the teacher's."""
+    for name in LEARNERS:
+        home = servers.state / "home" / name
+        monkeypatch.chdir(home / "notebooks")
+        assert configuration.env_file_path() == home / ".env"
+        values, source = configuration.read()
+        assert source == str(home / ".env") and not values.keys() - set(os.environ)
 
 
 def test_the_hub_logs_no_deprecated_authenticator_setting(servers):
