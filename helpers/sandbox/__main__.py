@@ -172,9 +172,9 @@ def _serve_class(app, args: argparse.Namespace) -> None:
         secret = os.environ.get("OAUTH_SANDBOX_CLASS_SECRET", "")
         events = Path(args.events_file) if args.events_file else None
         if secret or events:
-            app.hub = HubFront(args.public_url, secret.encode() or None, events)
+            app.front = HubFront(args.public_url, secret.encode() or None, events)
         else:
-            app.hub = Front(args.public_url)
+            app.front = Front(args.public_url)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ def write_state_file(app: SandboxApp) -> Path:
         "started_at": app.started_at,
         "control_token": app.control_token,
         # How browsers reach it, when through a proxy (ensure_running restarts it otherwise).
-        "public_url": app.hub.public_url if app.hub else "",
+        "public_url": app.front.public_url if app.front else "",
         "redirect_uris": list(app.store.get_client(app.demo.client_id).redirect_uris),
     }
     tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")

@@ -118,7 +118,7 @@ class SandboxApp:
         self.throttle = Throttle()
         #: Set when browsers reach the sign-in pages through a proxy, under a prefix: a class's
         #: hub (hub.HubFront) or jupyter-server-proxy (front.Front).
-        self.hub: Front | None = None
+        self.front: Front | None = None
 
         self.store.put_client(
             demo.client_id,
@@ -214,25 +214,25 @@ class SandboxApp:
     def _reads_the_log(self, req: Request) -> bool:
         """Whether ``req`` is for /debug/..., here or under a proxy's prefix (front.py): the log
         does not show its own readings."""
-        prefix = self.hub.prefix if self.hub else ""
+        prefix = self.front.prefix if self.front else ""
         path = req.path
         if prefix and path.startswith(prefix + "/"):
             path = path[len(prefix) :]
         return path.startswith("/debug/")
 
     def _answer(self, req: Request) -> Response:
-        if self.hub is None:
+        if self.front is None:
             return self._misdirected(req) or self._route(req)
         # Behind a proxy (front.py, hub.py): the prefix's pages, then a class's progress.
-        inner, refused = self.hub.incoming(req)
+        inner, refused = self.front.incoming(req)
         if refused is not None:
             return refused
         if inner is not None:
-            resp = self.hub.outgoing(self._route(inner))
+            resp = self.front.outgoing(self._route(inner))
             req = inner
         else:
             resp = self._misdirected(req) or self._route(req)
-        self.hub.observe(self, req, resp)
+        self.front.observe(self, req, resp)
         return resp
 
     def _misdirected(self, req: Request) -> Response | None:
@@ -449,8 +449,8 @@ class SandboxApp:
                 extra=[("Retry-After", str(seconds))],
             )
         user = self.store.check_login(email, step.form.get("password", ""))
-        if user is None and self.hub is not None:  # a learner's first sign-in on a class hub
-            user = self.hub.class_account(self.store, email, step.form.get("password", ""))
+        if user is None and self.front is not None:  # a learner's first sign-in on a class hub
+            user = self.front.class_account(self.store, email, step.form.get("password", ""))
         if user is None:
             self.throttle.failed(keys)
             return self._login_response(
