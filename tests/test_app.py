@@ -153,6 +153,16 @@ def basic_checked(decode, secret: str):
     return respond
 
 
+def redirect_after_allow(link: str, redirect_uri: str) -> None:
+    """The authorization server's redirect after Allow, played by the test: ``code-1`` and the
+    state of ``link``, to app.py's listener."""
+    state = parse_qs(urlsplit(link).query)["state"][0]
+    with requests.Session() as browser:
+        browser.trust_env = False
+        back = {"code": "code-1", "state": state}
+        assert browser.get(redirect_uri, params=back, timeout=5).status_code == 200
+
+
 def sign_in_against(respond, tmp_path) -> tuple[int, str, list[Seen], str]:
     """app.py against a scripted token endpoint answering by ``respond``; the test plays the
     authorization server's redirect after Allow. Returns the exit code, the output, the token
@@ -162,11 +172,7 @@ def sign_in_against(respond, tmp_path) -> tuple[int, str, list[Seen], str]:
         app, link, redirect_uri = start_app(None, tmp_path, partial(server_env, server.url, SECRET))
         try:
             assert link.startswith(server.url + "/oauth/authorize?")
-            state = parse_qs(urlsplit(link).query)["state"][0]
-            with requests.Session() as browser:
-                browser.trust_env = False
-                back = {"code": "code-1", "state": state}
-                assert browser.get(redirect_uri, params=back, timeout=5).status_code == 200
+            redirect_after_allow(link, redirect_uri)
             output = app.communicate(timeout=20)[0]
         finally:
             app.kill()
@@ -216,11 +222,7 @@ def test_app_says_so_when_the_token_endpoint_does_not_answer(tmp_path):
     gone = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     app, link, redirect_uri = start_app(None, tmp_path, partial(server_env, gone, SECRET))
     try:
-        state = parse_qs(urlsplit(link).query)["state"][0]
-        with requests.Session() as browser:
-            browser.trust_env = False
-            back = {"code": "code-1", "state": state}
-            assert browser.get(redirect_uri, params=back, timeout=5).status_code == 200
+        redirect_after_allow(link, redirect_uri)
         output = app.communicate(timeout=30)[0]
     finally:
         app.kill()
