@@ -21,7 +21,6 @@ from html import escape
 from pathlib import Path
 from types import TracebackType
 
-from . import hub
 from .errors import OAuthTutorialError
 
 __all__ = ["install", "show"]
@@ -71,6 +70,8 @@ def show(shell, etype, value, tb, tb_offset=None) -> None:
     # The first frame is IPython's own (the exec of the cell), as in its usual tracebacks.
     display(bundle(value, tb.tb_next if tb is not None else None), raw=True)
     if not isinstance(value, KeyboardInterrupt):
+        from . import hub  # here, not at the top: ``import helpers`` stays light (urllib)
+
         hub.report_error(value)  # on a class hub, the instructor page's "last error"
 
 

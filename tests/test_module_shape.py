@@ -1,7 +1,8 @@
 """The helpers' shape: modules a learner opens read in one sitting, and imports point one way.
 
 Read from the source (line counts, an AST scan of every import, also those inside functions),
-so nothing is imported or run.
+so nothing is imported or run; except the last test, which imports ``helpers`` in a new process
+to see what it loads.
 """
 
 from __future__ import annotations
@@ -134,3 +135,19 @@ def test_the_scan_sees_a_circle_and_an_import_inside_a_function(tmp_path):
     graph = import_graph(package)
     assert graph["helpers.config"] == {"helpers.sandbox"}
     assert cycles(graph) == [["helpers.config", "helpers.sandbox"]]
+
+
+def test_import_helpers_loads_no_http_client_widgets_or_sandbox():
+    """``import helpers`` is what every notebook's first cell pays (bench: "import"): the HTTP
+    machinery, the widgets, the sandbox and the hub's reports load when a stage uses them."""
+    import subprocess
+    import sys
+
+    heavy = ("urllib.request", "http.client", "requests", "oauthlib", "ipywidgets")
+    heavy += ("helpers.sandbox", "helpers.ui", "helpers.hub")
+    code = f"import helpers, sys; print(sorted(set({heavy!r}) & set(sys.modules)))"
+    root = HELPERS.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]", f"import helpers loaded {done.stdout.strip()}"
