@@ -459,7 +459,7 @@ def test_the_request_log_link_in_each_mode(fronted, capsys):
     class_hub = _cfg(running.url, "https://hub.example.org/services/oauth-sandbox")
     assert request_log_link(class_hub) is None
     show_request_log(class_hub)
-    assert "your teacher's" in capsys.readouterr().out
+    assert "only your teacher opens it" in capsys.readouterr().out
     goto = _cfg("https://authentication.logmeininc.com", is_sandbox=False)
     assert request_log_link(goto) is None
     show_request_log(goto)

@@ -36,7 +36,7 @@ from .process import (
     next_free_port,
     recorded_info,
 )
-from .request_log import debug_url, request_log_link, show_request_log
+from .request_log import debug_url, request_log_link, show_request_log, show_where
 
 if TYPE_CHECKING:
     from .runner import RunningSandbox
@@ -46,6 +46,7 @@ __all__ = [
     "debug_url",
     "request_log_link",
     "show_request_log",
+    "show_where",
     "ensure_running",
     "ensure_serving",
     "serve_in_thread",

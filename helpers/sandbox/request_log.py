@@ -1,8 +1,10 @@
-"""The link to the sandbox's request log (``/debug/requests``), where the browser can open it.
+"""The link to the sandbox's request log (``/debug/requests``), where the browser can open it;
+and, for notebook 1, where the sandbox runs.
 
     >>> from helpers import connect, sandbox
     >>> cfg = connect.load()
     >>> sandbox.show_request_log(cfg)    # the owner's link, a line saying whose it is, or nothing
+    >>> sandbox.show_where(cfg)          # its details (masked), its home page, its request log
 
 The log shows who signs in, from which client, to which redirect URI, so only the sandbox's
 owner may read it: the link carries a key derived from the control token in the sandbox's state
@@ -19,13 +21,12 @@ file, which only the user who started it can read; the page swaps the key for a 
 from __future__ import annotations
 
 from .defaults import debug_key
-from .process import _control_token
+from .process import _control_token, ensure_running
 
 LABEL = "The sandbox's request log"
 CLASS_LINE = (
-    "The class sandbox's request log shows every learner's sign-ins, so it is your teacher's "
-    "(on the hub's machine: python -m helpers.sandbox debug-link --data-dir "
-    "classroom/.state/sandbox); your own requests are in this notebook's traces."
+    "The class sandbox's request log shows every learner's sign-ins, so only your teacher opens "
+    "it; your own requests are in this notebook's traces."
 )
 
 
@@ -61,3 +62,18 @@ def show_request_log(cfg) -> None:
         show_link(link, LABEL)
     elif cfg.is_sandbox:
         print(CLASS_LINE)
+
+
+def show_where(cfg) -> None:
+    """Where the sandbox of ``cfg`` runs: its details (secret and password masked) and its home
+    page, then its request log. On a class hub, the class's sandbox, which the teacher runs:
+    nothing is started here."""
+    if cfg.authorize_base_url and not cfg.listen_uri:  # a class hub (helpers/hub.py)
+        print(
+            f"The class's sandbox, run by your teacher on the hub: your browser opens its pages "
+            f"at {cfg.authorize_base_url}/, this kernel reaches it at {cfg.service_url}."
+        )
+    else:
+        print(ensure_running())  # the one connect.load() started or found
+        print("Open", (cfg.authorize_base_url or cfg.service_url) + "/", "to see its home page.")
+    show_request_log(cfg)

@@ -1,4 +1,4 @@
-"""Notebooks 05 and 06 in JupyterLab on the class hub, as one learner (alice): Run All, and each
+"""Notebooks 01, 05 and 06 in JupyterLab on the class hub, as one learner (alice): Run All, and each
 sign-in panel answered in Chromium as its status line asks (Allow, or Deny in 06's last lab),
 with her hub name and her class password, through the hub's proxy and the class callback. Then
 a tutorial error shown in her notebook, and what the instructor page makes of it all: the
@@ -37,7 +37,7 @@ def _open(page, hub, notebook: str) -> Notebook:
     return opened
 
 
-def test_notebooks_5_and_6_on_the_hub_and_what_the_instructor_sees(chromium, hub):
+def test_notebooks_1_5_and_6_on_the_hub_and_what_the_instructor_sees(chromium, hub):
     hub.start_server(NAME)
     (hub.state / "home" / NAME / "notebooks" / "slip.ipynb").write_text(
         json.dumps(
@@ -62,6 +62,16 @@ def test_notebooks_5_and_6_on_the_hub_and_what_the_instructor_sees(chromium, hub
     context.set_default_timeout(TIMEOUT_MS)
     try:
         page = _hub_login(context, hub, NAME)
+        # 01 on the hub: the class's sandbox, none started in her server (it once started a
+        # private one on 8765, which the next learner's 01 then found taken).
+        notebook = _open(page, hub, "01_configure")
+        notebook.run_all_cells()
+        notebook.output("The class's sandbox, run by your teacher").wait_for()
+        notebook.kernel_idle().wait_for()
+        assert not notebook.errors(), notebook.errors()
+        outputs = notebook.panel.locator(".jp-OutputArea-output")
+        assert outputs.filter(has_text="Using the local sandbox").count() == 0
+        assert outputs.filter(has_text="SandboxInfo(").count() == 0
         for name in ("05_calling_the_api", "06_security_lab"):
             notebook = _open(page, hub, name)
             clicked = _run_all_following_the_panels(context, notebook, account)
@@ -76,6 +86,7 @@ def test_notebooks_5_and_6_on_the_hub_and_what_the_instructor_sees(chromium, hub
             # The class sandbox's request log is the whole class's: no link, whose it is.
             assert notebook.panel.get_by_role("link", name="The sandbox's request log").count() == 0
             assert outputs.filter(has_text="request log shows every learner").count() == 1
+            assert outputs.filter(has_text="debug-link").count() == 0  # nor how to open it
         assert clicked == ["Allow", "Allow", "Allow", "Deny"]  # 06: labs 1, 3, 4 and 5
 
         notebook = _open(page, hub, "slip")
