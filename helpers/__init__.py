@@ -10,12 +10,14 @@
 
 The widgets (``helpers.ui``) and the local sandbox (``helpers.sandbox``) are imported only
 when used, so ``import helpers`` stays light. In a notebook, importing it also shows the
-tutorial's errors as their message, the traceback folded away (``error_display``).
+tutorial's errors as their message, the traceback folded away (``error_display``), and notes
+how long each cell waited to run (``cell_clock``, for ``RepeatedSignIn``).
 """
 
-from . import error_display
+from . import cell_clock, error_display
 from .errors import OAuthTutorialError
 
+cell_clock.watch()  # first: the lag of this cell, which has only just started (cell_clock.py)
 error_display.install()
 
 __all__ = ["OAuthTutorialError"]

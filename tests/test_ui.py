@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from helpers import connect, ui
+from helpers import cell_clock, connect, ui
 from helpers.authorization import AuthorizationRequest
 from helpers.errors import AuthorizationDenied, SandboxStopped
 from helpers.tokens import Token, TokenStore
@@ -392,6 +392,7 @@ def notebook_cell():
     yield run
     InteractiveShell.clear_instance()
     ui.repeat._last_sign_in = None
+    cell_clock._least_lag = None
 
 
 def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(
@@ -399,7 +400,7 @@ def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(
 ):
     from helpers.errors import RepeatedSignIn
 
-    for _ in range(4):
+    for _ in range(5):
         token_server.answer_json({"access_token": "AT-once-only-0123456789", "expires_in": 60})
     opened = []
 
@@ -418,18 +419,49 @@ def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(
     with pytest.raises(RepeatedSignIn):  # wait_for_callback is guarded the same way
         ui.wait_for_callback(cfg, AuthorizationRequest.new(cfg), timeout=10)
     assert len(opened) == 1
+    # Run All: the cell waited 3 s behind a slow cell above it (cell-a ran at once: the
+    # clocks agree), then its sign-in took half a second; Shift+Enter 3.2 s after Run All came
+    # while it waited all the same. And 40 s behind four sign-in cells above it, as in 06.
+    for queued in (3, 40):
+        ran_all = time.time() - queued
+        notebook_cell(f"cell-c{queued}", ran_all)
+        ui.sign_in(cfg, timeout=10)
+        notebook_cell(f"cell-c{queued}", ran_all + queued + 0.2)
+        with pytest.raises(RepeatedSignIn):
+            ui.sign_in(cfg, timeout=10)
     notebook_cell("cell-b", sent + 0.3)  # Run All: another cell, sent at the same time
     ui.sign_in(cfg, timeout=10)
     notebook_cell("cell-b", sent + 60)  # the learner runs it again, deliberately, later
     ui.sign_in(cfg, timeout=10)
-    assert len(opened) == 3
+    assert len(opened) == 5
 
-    # Run All: the cell waited 3 s behind a slow cell above it, then its sign-in took half a
-    # second; Shift+Enter 3.2 s after Run All came while it waited all the same.
-    ran_all = time.time() - 3
-    notebook_cell("cell-c", ran_all)
-    ui.sign_in(cfg, timeout=10)
-    notebook_cell("cell-c", ran_all + 3.2)
+
+@pytest.mark.parametrize("ahead", [20.0, -20.0], ids=["kernel-clock-ahead", "kernel-clock-behind"])
+def test_the_two_clocks_disagreeing_changes_nothing(
+    cfg, token_server, monkeypatch, notebook_cell, ahead
+):
+    """The browser's clock and the kernel's 20 s apart: a deliberate run 15 s after a sign-in
+    starts a new one, a Shift+Enter while it waited does not."""
+    from helpers.errors import RepeatedSignIn
+
+    for _ in range(2):
+        token_server.answer_json({"access_token": "AT-two-clocks-0123456789", "expires_in": 60})
+    opened = []
+
+    def stand_in_browser(url, **kw):
+        opened.append(url)
+        state = parse_qs(urlsplit(url).query)["state"][0]
+        send_callback(cfg.redirect_uri, delay=0.5, code="CODE-two-clocks-123456", state=state)
+
+    monkeypatch.setattr(ui.browser, "open_url", stand_in_browser)
+    browser_now = time.time() - ahead  # the frontend's clock
+    notebook_cell("setup", browser_now)  # the first cell, run at once
+    cell_clock.watch()
+    notebook_cell("cell-a", browser_now + 1)
+    ui.sign_in(cfg, timeout=10)  # about half a second
+    notebook_cell("cell-a", browser_now + 1.3)  # Shift+Enter while it waited
     with pytest.raises(RepeatedSignIn):
         ui.sign_in(cfg, timeout=10)
-    assert len(opened) == 4
+    notebook_cell("cell-a", browser_now + 16)  # on purpose, 15 s later
+    ui.sign_in(cfg, timeout=10)
+    assert len(opened) == 2
