@@ -394,6 +394,11 @@ def test_the_sign_in_pages_under_the_proxys_prefix_with_the_demo_account(fronted
         timeout=10,
     )
     assert allowed.headers["Location"].startswith(redirect + "?code=")
+    # The session's cookie is the prefix's, not the whole Jupyter server's; the bare prefix
+    # (the address notebook 1 prints) matches it too, so its home page shows the learner in.
+    assert re.search(rf"Path={re.escape(prefix)};", signed_in.headers["Set-Cookie"])
+    for home in (local, local + "/"):
+        assert "Sign out" in browser.get(home, timeout=10).text, home
     assert (
         requests.get(f"{local}/", headers={"Host": "evil.example"}, timeout=10).status_code == 421
     )

@@ -7,8 +7,9 @@
 A proxy that keeps the path (JupyterHub's for a hub service, jupyter-server-proxy's
 ``/proxy/absolute/<port>/``) hands the sandbox ``<prefix>/oauth/authorize``: it is answered as
 ``/oauth/authorize``, and the page's own links, forms and redirects are put back under the
-prefix, its cookies' ``Path`` too. Only the sign-in pages are served there (authorize, login,
-consent, sign out, the home page) and the owner's request log (``/debug/requests``, still behind
+prefix, its cookies' ``Path`` too (the session's is the prefix's, not the whole server's).
+Only the sign-in pages are served there (authorize, login, consent, sign out, the home page)
+and the owner's request log (``/debug/requests``, still behind
 its key: a learner's browser may be anywhere; a class's front leaves it out, hub.py); the token
 endpoint, the API and the fault switches stay on the back channel, where the kernels reach them
 directly on 127.0.0.1. A request through the proxy must name the public address's host in its
@@ -37,7 +38,7 @@ FRONT_ROUTES = {
 }
 #: The owner's request log, which a plain front serves too (a class's does not: hub.py).
 LOG_ROUTE = ("GET", "/debug/requests")
-_COOKIE_PATH = re.compile(r"(;\s*Path=)/", re.I)
+_COOKIE_PATH = re.compile(r"(;\s*Path=)(/[^;]*)", re.I)
 
 
 @dataclass
@@ -70,8 +71,9 @@ class Front:
                 404,
                 {
                     "error": "not_found",
-                    "error_description": "Only the sign-in pages are served through the proxy; "
-                    "kernels reach the token endpoint and the API directly.",
+                    "error_description": "Only the sign-in pages (and the owner's request log) "
+                    "are served through the proxy; kernels reach the token endpoint and the API "
+                    "directly.",
                 },
             )
         if req.headers.get("host", "").strip().lower() != self.host:
@@ -90,14 +92,20 @@ class Front:
         for i, (name, value) in enumerate(resp.headers):
             if name.lower() == "location" and value.startswith("/"):
                 resp.headers[i] = (name, self.prefix + value)
-            elif name.lower() == "set-cookie":  # e.g. the log's cookie: Path=<prefix>/debug/
-                resp.headers[i] = (name, _COOKIE_PATH.sub(lambda m: f"{m[1]}{self.prefix}/", value))
+            elif name.lower() == "set-cookie":  # the session's Path=<prefix>, the log's .../debug/
+                resp.headers[i] = (name, _COOKIE_PATH.sub(self._cookie_path, value))
         if resp.body and self._is_html(resp):
             body = resp.body
             for attr in (b'action="/', b'href="/'):
                 body = body.replace(attr, attr[:-1] + self.prefix.encode() + b"/")
             resp.body = body
         return resp
+
+    def _cookie_path(self, match: re.Match) -> str:
+        """``Path=/`` becomes ``Path=<prefix>``, which the bare prefix matches too (RFC 6265
+        §5.1.4); ``Path=/debug/`` becomes ``Path=<prefix>/debug/``."""
+        path = "" if match[2] == "/" else match[2]
+        return f"{match[1]}{self.prefix}{path}"
 
     @staticmethod
     def _is_html(resp: Response) -> bool:
