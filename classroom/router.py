@@ -13,7 +13,8 @@ Routes, under the service's prefix (``/services/oauth-callback/``):
   its hub user by the token JupyterHub gave its server (``Authorization: token ...``).
 - ``POST /api/report`` ``{"error", "message"}`` or ``{"exercise", "status"}``: a kernel reports
   the tutorial error its learner was just shown, or an exercise's check (helpers/hub.py); the
-  same authentication; ``REPORTS_PER_MINUTE`` per learner, then 429 with ``Retry-After``.
+  same authentication. Each endpoint takes ``REQUESTS_PER_MINUTE`` per learner, then answers 429
+  with ``Retry-After``.
 - ``GET  /instructor`` (and ``/instructor.json``, its twin for scripts, which send an
   instructor's hub token as ``Authorization: token ...``): the whole class from the hub's list
   of users, each learner's furthest stage, last error and exercises, who is stuck longest first
@@ -54,9 +55,12 @@ RESULTS = ("right", "wrong")
 #: when the teacher restarts the hub (and each answer costs the hub ~0.1 s for 200 users).
 CLASS_LIST_MAX_AGE = 60
 MESSAGE_LIMIT = 300
-#: Reports one learner's kernels may send in a minute: a few errors and checks a minute is a
-#: busy learner; a cell posting in a loop is cut off (429) before it fills the service's file.
-REPORTS_PER_MINUTE = 30
+#: Registrations, and reports, one learner's kernels may send in a minute (each): a few a
+#: minute is a busy learner; a cell posting in a loop is cut off (429) before it fills the
+#: service's file and slows it for the class.
+REQUESTS_PER_MINUTE = 30
+#: Attempts one learner may have waiting for their callback; a new one drops their oldest.
+PENDING_PER_LEARNER = 20
 #: The largest request body the service reads (a report or a registration is under 1 KiB).
 MAX_BODY = 16 * 1024
 
@@ -86,6 +90,9 @@ class Registry:
             held = self._pending.get(_digest(state))
             if held and held[0] != user:  # someone copied a learner's link: not theirs to take
                 return "this state is another learner's: start the sign-in again"
+            theirs = [k for k, v in self._pending.items() if v[0] == user]  # oldest first
+            for oldest in theirs[: max(0, len(theirs) + 1 - PENDING_PER_LEARNER)]:
+                del self._pending[oldest]
             self._pending[_digest(state)] = (user, port, now + PENDING_LIFETIME)
         self.progress.record(user, stage="URL built")
         return None
@@ -144,6 +151,21 @@ class KernelAPI(web.RequestHandler):
             raise web.HTTPError(403, "a learner's hub token is needed")
         return model["name"]
 
+    def too_many(self, user: str) -> bool:
+        """Answer 429 (and say so) when ``user`` sent ``REQUESTS_PER_MINUTE`` of these in the
+        last minute; else count this one."""
+        recent = self.settings["recent"].setdefault((user, type(self).__name__), deque())
+        now = time.monotonic()
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        if len(recent) < REQUESTS_PER_MINUTE:
+            recent.append(now)
+            return False
+        self.set_status(429)
+        self.set_header("Retry-After", str(max(1, math.ceil(recent[0] + 60 - now))))
+        self.finish({"error": f"at most {REQUESTS_PER_MINUTE} a minute: wait, then try again"})
+        return True
+
     def body(self, usage: str) -> dict:
         try:
             data = json.loads(self.request.body or b"{}")
@@ -159,6 +181,8 @@ class Pending(KernelAPI):
 
     async def post(self) -> None:
         user = await self.learner()
+        if self.too_many(user):
+            return
         usage = '{"state": "...", "port": 12345}'
         try:
             data = self.body(usage)
@@ -179,11 +203,8 @@ class Report(KernelAPI):
 
     async def post(self) -> None:
         user = await self.learner()
-        wait = self._too_soon(user)
-        if wait:
-            self.set_status(429)
-            self.set_header("Retry-After", str(wait))
-            return self.finish({"error": f"at most {REPORTS_PER_MINUTE} reports a minute"})
+        if self.too_many(user):
+            return
         usage = '{"error": "ClassName", "message": "..."} or {"exercise": "2.1", "status": "right"}'
         data = self.body(usage)
         error, exercise = data.get("error"), data.get("exercise")
@@ -196,16 +217,6 @@ class Report(KernelAPI):
             raise web.HTTPError(400, f"send {usage}")
         self.settings["progress"].record(user, **event)
         self.finish({"ok": True})
-
-    def _too_soon(self, user: str) -> int:
-        """Seconds until ``user`` may report again, or 0 (and this report is counted)."""
-        now, recent = time.monotonic(), self.settings["reports"].setdefault(user, deque())
-        while recent and recent[0] <= now - 60:
-            recent.popleft()
-        if len(recent) >= REPORTS_PER_MINUTE:
-            return max(1, math.ceil(recent[0] + 60 - now))
-        recent.append(now)
-        return 0
 
 
 class Instructor(HubOAuthenticated, web.RequestHandler):
@@ -292,12 +303,17 @@ def make_app(environ=None) -> web.Application:
         progress=progress,
         class_list=[],  # [when, names]: the hub's last answer
         registry=Registry(progress),
-        reports={},  # user -> when their reports of the last minute came
+        recent={},  # (user, endpoint) -> when their requests of the last minute came
         instructors_group=env.get("OAUTH_CLASS_INSTRUCTORS_GROUP", "instructors"),
         cookie_secret=os.urandom(32),
         log_function=log_request,  # JupyterHub's: code and state in a logged URL become [secret]
         xsrf_cookies=False,
     )
+
+
+def listen(app: web.Application, port: int, address: str):
+    """Serve ``app``, reading request bodies up to ``MAX_BODY`` (a larger one gets 400)."""
+    return app.listen(port, address, max_body_size=MAX_BODY)
 
 
 def main() -> None:
@@ -308,7 +324,7 @@ def main() -> None:
     # On one machine: loopback only. In a hub pod (http://hub:8771): the pod's interfaces,
     # which the chart's network policy guards.
     loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
-    app.listen(url.port, url.hostname if loopback else "", max_body_size=MAX_BODY)
+    listen(app, url.port, url.hostname if loopback else "")
     loop = ioloop.IOLoop.current()
     # The hub stops a service with SIGINT, then SIGTERM: either ends it quietly, also when it
     # was started with SIGINT ignored (``cmd &`` in a script).

@@ -29,7 +29,7 @@ def service():
 
     def serve():
         asyncio.set_event_loop(loop)
-        holder["server"] = app.listen(0, "127.0.0.1")
+        holder["server"] = router.listen(app, 0, "127.0.0.1")  # as main() does
         ready.set()
         loop.run_forever()
 
@@ -70,23 +70,54 @@ def test_a_refused_callback_is_logged_without_its_code_and_state(service, caplog
     assert "SECRETCODE123" not in logged and "unknown-state" not in logged
 
 
-def test_a_learner_who_reports_in_a_loop_is_cut_off_and_others_are_not(service, monkeypatch):
+@pytest.fixture
+def learners(service, monkeypatch):
+    """The service, each learner's hub token standing for their name (the hub's answer)."""
     app, url = service
 
-    async def user_for_token(token, sync=False):  # the hub's answer for each learner's token
+    async def user_for_token(token, sync=False):
         return {"kind": "user", "name": token}
 
     monkeypatch.setattr(app.settings["hub_auth"], "user_for_token", user_for_token)
+
+    def post(user, endpoint, body):
+        headers = {"Authorization": f"token {user}"}
+        return requests.post(url + endpoint, json=body, headers=headers, timeout=10)
+
+    return app, post
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["api/report", "api/pending"], ids=["reports", "registrations"]
+)
+def test_a_learner_who_posts_in_a_loop_is_cut_off_and_others_are_not(learners, endpoint):
+    app, post = learners
     report = {"exercise": "2.1", "status": "wrong"}
 
-    def post(user):
-        headers = {"Authorization": f"token {user}"}
-        return requests.post(url + "api/report", json=report, headers=headers, timeout=10)
+    def body(i, port=40000):
+        return report if endpoint == "api/report" else {"state": f"S{i}", "port": port}
 
-    answers = [post("mallory") for _ in range(router.REPORTS_PER_MINUTE + 5)]
-    assert [a.status_code for a in answers].count(200) == router.REPORTS_PER_MINUTE
+    answers = [post("mallory", endpoint, body(i)) for i in range(router.REQUESTS_PER_MINUTE + 5)]
+    assert [a.status_code for a in answers].count(200) == router.REQUESTS_PER_MINUTE
     refused = answers[-1]
     assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert "reports a minute" in refused.json()["error"]
-    assert post("alice").status_code == 200  # one learner's loop costs the others nothing
-    assert app.settings["progress"].learners()["mallory"].exercises == {"2.1": "wrong"}
+    assert "a minute" in refused.json()["error"]
+    assert post("alice", endpoint, body(99, 40001)).status_code == 200  # others lose nothing
+    if endpoint == "api/report":
+        assert app.settings["progress"].learners()["mallory"].exercises == {"2.1": "wrong"}
+    else:  # her newest attempts wait for their callback, her oldest were dropped
+        registry = app.settings["registry"]
+        assert registry.take(f"S{router.REQUESTS_PER_MINUTE - 1}") == ("mallory", 40000)
+        assert registry.take("S0") is None
+
+
+def test_a_body_larger_than_a_report_is_not_read(learners):
+    _, post = learners
+    small = {"error": "CallbackTimeout", "message": "x" * 1000}
+    assert post("alice", "api/report", small).status_code == 200
+    huge = {"error": "CallbackTimeout", "message": "x" * (router.MAX_BODY + 1)}
+    try:  # tornado answers 400 and closes, perhaps while the body is still being sent
+        status = post("alice", "api/report", huge).status_code
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+        status = "closed"
+    assert status in (400, "closed")
