@@ -66,7 +66,9 @@ class HubFront(Front):
             # request log, which is not served here.
             body = resp.body.replace(b'type="email"', b'type="text"')
             body = re.sub(rb'<aside class="demo".*?</aside>', CLASS_HINT, body, flags=re.S)
-            resp.body = re.sub(rb"<li><a href=\"[^\"]*/debug/requests\".*?</li>\s*", b"", body)
+            resp.body = re.sub(
+                rb"<li><a href=\"[^\"]*/debug/requests\".*?</li>\s*", b"", body, flags=re.S
+            )
         return resp
 
     # --- one account per learner ------------------------------------------------------------
