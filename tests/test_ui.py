@@ -395,11 +395,9 @@ def notebook_cell():
     cell_clock._least_lag = None
 
 
-def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(
-    cfg, token_server, monkeypatch, notebook_cell
-):
-    from helpers.errors import RepeatedSignIn
-
+@pytest.fixture
+def half_second_sign_ins(cfg, token_server, monkeypatch):
+    """Each sign-in the panel opens is answered half a second later; returns the URLs opened."""
     for _ in range(5):
         token_server.answer_json({"access_token": "AT-once-only-0123456789", "expires_in": 60})
     opened = []
@@ -410,6 +408,15 @@ def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(
         send_callback(cfg.redirect_uri, delay=0.5, code="CODE-once-only-123456", state=state)
 
     monkeypatch.setattr(ui.browser, "open_url", stand_in_browser)
+    return opened
+
+
+def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(
+    cfg, half_second_sign_ins, notebook_cell
+):
+    from helpers.errors import RepeatedSignIn
+
+    opened = half_second_sign_ins
     sent = time.time()
     notebook_cell("cell-a", sent)
     ui.sign_in(cfg, timeout=10)  # lasts about half a second
@@ -438,22 +445,13 @@ def test_a_sign_in_cell_run_again_while_it_waited_starts_no_second_sign_in(
 
 @pytest.mark.parametrize("ahead", [20.0, -20.0], ids=["kernel-clock-ahead", "kernel-clock-behind"])
 def test_the_two_clocks_disagreeing_changes_nothing(
-    cfg, token_server, monkeypatch, notebook_cell, ahead
+    cfg, half_second_sign_ins, notebook_cell, ahead
 ):
     """The browser's clock and the kernel's 20 s apart: a deliberate run 15 s after a sign-in
     starts a new one, a Shift+Enter while it waited does not."""
     from helpers.errors import RepeatedSignIn
 
-    for _ in range(2):
-        token_server.answer_json({"access_token": "AT-two-clocks-0123456789", "expires_in": 60})
-    opened = []
-
-    def stand_in_browser(url, **kw):
-        opened.append(url)
-        state = parse_qs(urlsplit(url).query)["state"][0]
-        send_callback(cfg.redirect_uri, delay=0.5, code="CODE-two-clocks-123456", state=state)
-
-    monkeypatch.setattr(ui.browser, "open_url", stand_in_browser)
+    opened = half_second_sign_ins
     browser_now = time.time() - ahead  # the frontend's clock
     notebook_cell("setup", browser_now)  # the first cell, run at once
     cell_clock.watch()
