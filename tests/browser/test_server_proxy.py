@@ -92,26 +92,7 @@ def test_notebooks_1_to_4_sign_in_through_the_proxy_under_a_base_url(
     front = front.replace("//127.0.0.1:", "//localhost:")
     notebook = _open(page, elsewhere, lab, "04_token_exchange.ipynb")
     notebook.run_all_cells()
-    sandbox = SimpleNamespace(info=info)
-    for round_ in ("exchange", "fetch_token"):
-        link = _sign_in_link(notebook.panel).last
-        link.wait_for(timeout=RUN_TIMEOUT_MS)
-        notebook.output("Waiting for you to sign in").wait_for(timeout=RUN_TIMEOUT_MS)
-        href = link.get_attribute("href")
-        assert href.startswith(f"{front}absolute/{urlport(info.url)}/oauth/authorize?"), href
-        assert re.search(r"redirect_uri=" + re.escape(_quoted(front)) + r"\d+%2F", href), href
-        _in_popup(context, link.click, sandbox)
-        if round_ == "exchange":
-            card = notebook.panel.locator(
-                ".jp-OutputArea-output", has=page.locator("th", has_text="Access token")
-            ).last
-            card.wait_for(timeout=RUN_TIMEOUT_MS)
-            assert info.user_email in card.inner_text()
-            notebook.output("Saved to").wait_for(timeout=RUN_TIMEOUT_MS)
-            shots.take(page, "token-card-through-the-proxy")
-    notebook.output("fetch_token: a token for").wait_for(timeout=RUN_TIMEOUT_MS)
-    notebook.kernel_idle().wait_for(timeout=RUN_TIMEOUT_MS)
-    assert not notebook.errors()
+    sign_in_twice_in_04(context, page, notebook, front, info, shots)
     assert any("/origin?key=" in url for url in requested)
     assert not [url for url in requested if "/direct?key=" in url]
 
@@ -137,6 +118,32 @@ def test_notebooks_1_to_4_sign_in_through_the_proxy_under_a_base_url(
         shots.take(reader, "request-log-through-the-proxy")
     finally:
         reader.close()
+
+
+def sign_in_twice_in_04(context, page, notebook: Notebook, front: str, info, shots=None) -> None:
+    """Notebook 04, its cells run, whose sign-ins go through ``front`` (``<origin><base>proxy/``):
+    its two sign-in panels answered in the browser, the token card, ``fetch_token``'s line."""
+    sandbox = SimpleNamespace(info=info)
+    for round_ in ("exchange", "fetch_token"):
+        link = _sign_in_link(notebook.panel).last
+        link.wait_for(timeout=RUN_TIMEOUT_MS)
+        notebook.output("Waiting for you to sign in").wait_for(timeout=RUN_TIMEOUT_MS)
+        href = link.get_attribute("href")
+        assert href.startswith(f"{front}absolute/{urlport(info.url)}/oauth/authorize?"), href
+        assert re.search(r"redirect_uri=" + re.escape(_quoted(front)) + r"\d+%2F", href), href
+        _in_popup(context, link.click, sandbox)
+        if round_ == "exchange":
+            card = notebook.panel.locator(
+                ".jp-OutputArea-output", has=page.locator("th", has_text="Access token")
+            ).last
+            card.wait_for(timeout=RUN_TIMEOUT_MS)
+            assert info.user_email in card.inner_text()
+            notebook.output("Saved to").wait_for(timeout=RUN_TIMEOUT_MS)
+            if shots is not None:
+                shots.take(page, "token-card-through-the-proxy")
+    notebook.output("fetch_token: a token for").wait_for(timeout=RUN_TIMEOUT_MS)
+    notebook.kernel_idle().wait_for(timeout=RUN_TIMEOUT_MS)
+    assert not notebook.errors()
 
 
 def urlport(url: str) -> int:
