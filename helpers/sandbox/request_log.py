@@ -45,11 +45,10 @@ def request_log_link(cfg) -> str | None:
     """Where this notebook's browser opens the sandbox's log, or None (GoTo, a class hub)."""
     if not cfg.is_sandbox:
         return None
-    if cfg.listen_uri:  # through Jupyter's proxy: the learner's own sandbox, where they sign in
-        return debug_url(cfg.service_url, cfg.authorize_base_url)
-    if cfg.authorize_base_url:  # a class hub: the whole class's log
+    if _on_class_hub(cfg):  # the whole class's log
         return None
-    return debug_url(cfg.service_url)
+    # Through Jupyter's proxy (the learner's own sandbox, where they sign in), or on 127.0.0.1.
+    return debug_url(cfg.service_url, cfg.authorize_base_url)
 
 
 def show_request_log(cfg) -> None:
@@ -68,7 +67,7 @@ def show_where(cfg) -> None:
     """Where the sandbox of ``cfg`` runs: its details (secret and password masked) and its home
     page, then its request log. On a class hub, the class's sandbox, which the teacher runs:
     nothing is started here."""
-    if cfg.authorize_base_url and not cfg.listen_uri:  # a class hub (helpers/hub.py)
+    if _on_class_hub(cfg):
         print(
             f"The class's sandbox, run by your teacher on the hub: your browser opens its pages "
             f"at {cfg.authorize_base_url}/, this kernel reaches it at {cfg.service_url}."
@@ -77,3 +76,9 @@ def show_where(cfg) -> None:
         print(ensure_running())  # the one connect.load() started or found
         print("Open", (cfg.authorize_base_url or cfg.service_url) + "/", "to see its home page.")
     show_request_log(cfg)
+
+
+def _on_class_hub(cfg) -> bool:
+    """The class hub's sandbox (helpers/hub.py): its pages elsewhere, no listener of its own
+    through Jupyter's proxy (that is the proxy mode, helpers/server_proxy.py)."""
+    return bool(cfg.authorize_base_url and not cfg.listen_uri)

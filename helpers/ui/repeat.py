@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..cell_clock import CellRun, this_cell_run
+from ..cell_clock import CellRun
 from ..errors import RepeatedSignIn
-
-__all__ = ["record", "refuse_a_repeat", "this_cell_run"]
 
 # --- a sign-in cell run again while its sign-in waited ----------------------------------------
 # Clicking the panel's link selects its cell; back in the notebook, Shift+Enter queues that

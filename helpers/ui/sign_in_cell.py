@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from .. import flow
 from ..authorization import AuthorizationRequest
 from ..callback import CallbackResult
+from ..cell_clock import this_cell_run
 from ..config import OAuthConfig
 from ..errors import OAuthTutorialError
 from ..tokens import Token, TokenStore
 from ..trace import Trace
 from .panel import SignInPanel, panel_events, show_failure
-from .repeat import record, refuse_a_repeat, this_cell_run
+from .repeat import record, refuse_a_repeat
 from .widgets import DEFAULT_TIMEOUT
 
 
